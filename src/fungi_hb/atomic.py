@@ -1,0 +1,76 @@
+"""Writes that leave either the complete new file or nothing: a killed run never leaves a file that
+looks whole. Each writer fills a temporary sibling and renames it into place."""
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it to ``path``, else delete it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_tensor(obj: Any, path: Path) -> None:
+    """``torch.save`` atomically (plain tensors, so other tools load them with ``torch.load``)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def save_json(obj: Any, path: Path) -> None:
+    """Write pretty JSON atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder next to ``path``; on success it replaces ``path``.
+
+    An existing ``path`` (empty, as the published commands create it with ``mkdir -p``, or holding
+    an older index) is replaced only once the new folder is complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``UserError`` early if a file could not be created at ``path``."""
+    from .errors import UserError
+
+    parent = Path(path).resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"Cannot write to {parent} ({exc.strerror}). Choose an output path in a writable folder."
+        ) from exc

@@ -1,0 +1,60 @@
+"""Per-token gradients of one Linear layer, taken with hooks scoped to one call."""
+import difflib
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+
+
+def resolve_linear(model: nn.Module, path: str) -> nn.Linear:
+    """The ``nn.Linear`` at dotted ``path`` (e.g. ``backbone.blocks.11.attn.proj``).
+
+    A wrong path raises ``UserError`` naming the closest valid Linear layers.
+    """
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    try:
+        module = model.get_submodule(path)
+    except AttributeError:
+        module = None
+    if not isinstance(module, nn.Linear):
+        close = difflib.get_close_matches(path, linears, n=5, cutoff=0.0)
+        what = "is not a Linear layer" if module is not None else "does not exist"
+        raise UserError(
+            f"--gradients-layer {path!r} {what} in this model. Closest Linear layers: "
+            f"{', '.join(close)}. (Paths start with 'backbone.' as in the published commands.)"
+        )
+    return module
+
+
+class LayerRecord:
+    """What one forward pass through the hooked layer left: its input and a grad-enabled output."""
+
+    inputs: torch.Tensor  # [B, T, in] layer input (detached)
+    outputs: torch.Tensor  # [B, T, out] layer output, a leaf that requires grad
+
+
+@contextmanager
+def record_layer(layer: nn.Linear) -> Iterator[LayerRecord]:
+    """Within the block, a forward pass stores the layer's input and replaces its output by a leaf
+    that requires grad: ``torch.autograd.grad(loss, record.outputs)`` then gives d_t = dLoss/dy_t, and
+    nothing below the layer takes part in the backward pass. The hook is removed on exit."""
+    record = LayerRecord()
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor:
+        record.inputs = inputs[0].detach()
+        record.outputs = output.detach().requires_grad_(True)
+        return record.outputs
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        yield record
+    finally:
+        handle.remove()
+
+
+def token_gradient_width(layer: nn.Linear) -> int:
+    """Length of one flattened per-token gradient: out * (in + 1) (the bias as last column)."""
+    return layer.out_features * (layer.in_features + 1)

@@ -1,0 +1,51 @@
+"""Which patches of an image enter a bounded memory (METHOD section 4): rare classes first."""
+import torch
+
+from .errors import UserError
+
+
+def patches_per_image(memory_size: int, num_images: int, epochs: int, patches: int) -> int:
+    """s = M // (N * A), checked to lie in 1..P."""
+    s = memory_size // (num_images * epochs)
+    if s < 1:
+        raise UserError(
+            f"--memory-size {memory_size} leaves 0 patches per image for {num_images} images x "
+            f"{epochs} augmentation epochs. Use --memory-size >= {num_images * epochs}, or omit it "
+            "to keep every patch."
+        )
+    if s > patches:
+        raise UserError(
+            f"--memory-size {memory_size} asks for {s} patches per image but an image has only "
+            f"{patches}. Use --memory-size <= {patches * num_images * epochs}, or omit it to keep "
+            "every patch."
+        )
+    return s
+
+
+def rarity_scores(labels: torch.Tensor) -> torch.Tensor:
+    """Score of each patch: sum, over the classes it contains, of how many patches of its image
+    contain that class.
+
+    Args:
+        labels: [B, P, C] patch label distributions.
+    Returns:
+        [B, P] float32 scores (low = made of classes that are rare in the image).
+    """
+    present = (labels > 0).float()  # (B, P, C)
+    freq = present.sum(dim=1, keepdim=True)  # (B, 1, C): patches per class
+    return (present * freq).sum(dim=2)  # (B, P)
+
+
+def select_patches(labels: torch.Tensor, num_keep: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Indices of the ``num_keep`` patches per image with the lowest score x U(0, 1).
+
+    Args:
+        labels: [B, P, C] patch label distributions (on the CPU).
+        num_keep: s, 1 <= s <= P.
+        generator: source of the U(0, 1) draws.
+    Returns:
+        [B, s] int64 patch indices.
+    """
+    scores = rarity_scores(labels)  # (B, P)
+    noise = torch.rand(scores.shape, generator=generator, dtype=scores.dtype)  # (B, P)
+    return torch.topk(scores * noise, k=num_keep, dim=1, largest=False).indices  # (B, s)
