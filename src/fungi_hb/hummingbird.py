@@ -1,0 +1,50 @@
+"""HummingBird evaluation over a validation loader: retrieve, transfer labels, upsample, score.
+
+Streams: each batch adds to a C x C confusion matrix and nothing else is kept.
+"""
+import logging
+from typing import Iterable
+
+import torch
+
+from .label_transfer import transfer_labels, upsample_predictions
+from .memory_bank import FeatureFn, Memory
+from .miou import confusion_matrix
+from .search import NeighborIndex, search_tensor
+
+logger = logging.getLogger(__name__)
+
+
+def predict_batch(queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Memory, temperature: float,
+                  input_size: int) -> torch.Tensor:
+    """Predicted class ids of a batch.
+
+    Args:
+        queries: [B, P, D] patch features (P = G*G, row-major).
+        neighbor_ids: [B*P, k] memory rows retrieved for each patch.
+        memory: features [M, D] and labels [M, C] on the queries' device.
+        temperature: label-transfer temperature.
+        input_size: S.
+    Returns:
+        [B, S, S] int64 class ids.
+    """
+    batch, patches, dim = queries.shape
+    grid = int(round(patches ** 0.5))
+    keys = memory.features[neighbor_ids]  # (B*P, k, D)
+    values = memory.labels[neighbor_ids]  # (B*P, k, C)
+    scores = transfer_labels(queries.reshape(-1, dim), keys, values, temperature)  # (B*P, C)
+    return upsample_predictions(scores.reshape(batch, grid, grid, -1), input_size)  # (B, S, S)
+
+
+def evaluate(batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], feature_fn: FeatureFn,
+             memory: Memory, index: NeighborIndex, temperature: float, input_size: int,
+             device: torch.device) -> torch.Tensor:
+    """Confusion matrix [C, C] (rows ground truth) over all validation pixels not marked 255."""
+    num_classes = memory.labels.shape[1]
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    for images, masks, _ in batches:
+        queries = torch.nn.functional.normalize(feature_fn(images).float(), dim=-1).to(device)  # (B, P, D)
+        ids = search_tensor(index, queries.flatten(0, 1))  # (B*P, k)
+        predicted = predict_batch(queries, ids, memory, temperature, input_size)  # (B, S, S)
+        confusion += confusion_matrix(masks[:, 0].to(device), predicted, num_classes).cpu()
+    return confusion

@@ -1,0 +1,1 @@
+"""The two jobs, callable from Python without argparse."""

@@ -1,0 +1,56 @@
+"""Pieces both jobs share: feature extraction of raw backbone tokens, timers, environment facts."""
+import logging
+import platform
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .. import __version__
+
+logger = logging.getLogger(__name__)
+
+
+def embedding_fn(backbone: nn.Module, num_prefix_tokens: int, device: torch.device,
+                 autocast_dtype: torch.dtype | None):
+    """images [B, 3, S, S] -> raw patch features [B, P, E] (METHOD section 3)."""
+
+    @torch.no_grad()
+    def extract(images: torch.Tensor) -> torch.Tensor:
+        images = images.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            tokens = backbone.forward_features(images)  # (B, T, E)
+        return tokens[:, num_prefix_tokens:].float()  # (B, P, E)
+
+    return extract
+
+
+class StageTimer:
+    """Wall-clock seconds of named stages, logged as they end."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        logger.info("%s took %.1f s", name, self.seconds[name])
+
+
+def environment(device: torch.device) -> dict:
+    """Versions and device, for results files."""
+    try:
+        import scann
+        scann_version = getattr(scann, "__version__", "installed")
+    except ImportError:
+        scann_version = None
+    import timm
+    return {
+        "package": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "timm": timm.__version__, "scann": scann_version, "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+    }

@@ -1,0 +1,248 @@
+"""eval_gradients.py as a function: evaluation memory of FUNGI (or raw) features -> HummingBird
+label transfer on the validation set -> matched mIoU and a results file."""
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..atomic import check_writable, save_json
+from ..backbones import BackboneConfig, BackboneInfo, build_backbone
+from ..data.layout import VOC_CLASSES
+from ..data.transforms import TransformConfig
+from ..data.voc import DataConfig, ResizedSegmentation, make_loader, train_samples, val_samples
+from ..devices import autocast_dtype, resolve_device
+from ..errors import UserError
+from ..fungi import FungiModel, fungi_features
+from ..fungi.negatives import NeighborLayout
+from ..fungi.projection import load_projection, make_projection, save_projection
+from ..fungi.token_gradients import resolve_linear, token_gradient_width
+from ..hummingbird import evaluate
+from ..memory_bank import FeatureFn, Memory, MemoryConfig, fill_memory, memory_rows
+from ..memory_io import check_meta, load_features, load_memory, new_memory_id, save_memory
+from ..miou import matched_miou
+from ..search import IndexConfig, NeighborIndex, build_index, load_index, neighbours_returned, search_tensor
+from .common import StageTimer, embedding_fn, environment
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FungiConfig:
+    """How FUNGI features are made (METHOD section 6)."""
+
+    gradients_layer: str = "backbone.blocks.11.attn.proj"  # Linear layer whose gradients are taken
+    latent_dim: int = 96  # L, output of the random head fc
+    num_negative_neighbors: int = 2  # n_neg per token (capped at the support index's k)
+    negative_batch_percent: float = 0.5  # q, probability of keeping each pooled negative
+    simclr_temperature: float = 0.07  # tau of the SimCLR loss
+    negatives_layout: NeighborLayout = NeighborLayout.PUBLISHED  # published (paper) or true neighbours
+    projection_matrix: Path | None = None  # load R from here instead of making it from the seed
+    save_projection_matrix: Path | None = None  # write R here
+    projection_chunk: int | None = None  # tokens per projection chunk (None: automatic)
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """Everything one run of eval_gradients.py needs."""
+
+    backbone: BackboneConfig
+    data: DataConfig
+    transform: TransformConfig
+    memory: MemoryConfig
+    index: IndexConfig  # the evaluation index (k = --num-neighbors)
+    features: str = "fungi"  # "fungi" or "embeddings" (raw backbone features)
+    fungi: FungiConfig = FungiConfig()
+    support_features: Path | None = None  # --memory-bank of create_memory_bank.py
+    support_index: Path | None = None  # --scann-index of create_memory_bank.py
+    temperature: float = 0.02  # label-transfer temperature
+    output: Path | None = None  # results JSON
+    save_eval_memory: Path | None = None  # folder to keep the evaluation memory in
+    load_eval_memory: Path | None = None  # folder to reuse an evaluation memory from
+    device: str = "auto"
+    use_fp16: bool = False
+
+
+@dataclass
+class Support:
+    """The support memory and index that give the negatives."""
+
+    features: torch.Tensor  # [Ms, E] on the device
+    index: NeighborIndex
+    k: int  # neighbours the index returns per query
+
+
+def load_support(job: EvalJob, info: BackboneInfo, device: torch.device) -> Support:
+    """Load and check the support memory and index against the backbone, before the long part."""
+    if job.support_features is None or job.support_index is None:
+        raise UserError("FUNGI features need the support index: pass --memory-bank and --scann-index "
+                        "made by create_memory_bank.py (or use --features embeddings).")
+    features, meta = load_features(job.support_features)
+    if features.shape[1] != info.embed_dim:
+        raise UserError(f"The support memory {job.support_features} has {features.shape[1]} dims but "
+                        f"{info.model} gives {info.embed_dim}. Build it with the same --model.")
+    fix = "Rebuild the support index with create_memory_bank.py and the same --model/--weights/--input-size."
+    check_meta(meta, {"model": info.model, "input_size": info.input_size, "patch_size": info.patch_size,
+                      "weights": info.weights_source}, f"support memory {job.support_features}", fix)
+    index, index_meta = load_index(job.support_index, device)
+    if index_meta.get("memory_id") and meta.get("memory_id") and index_meta["memory_id"] != meta["memory_id"]:
+        raise UserError(f"The index {job.support_index} was not built from {job.support_features}. {fix}")
+    for key, value in (("size", features.shape[0]), ("dim", features.shape[1])):
+        if index_meta.get(key) not in (None, value):
+            raise UserError(f"The index {job.support_index} has {key} {index_meta[key]} but the memory has {value}. {fix}")
+    return Support(features.to(device), index, neighbours_returned(index, features.shape[1]))
+
+
+def capped_negatives(requested: int, available: int) -> int:
+    """Quirk 3: more negatives than the support index returns are capped, with a warning."""
+    if requested > available:
+        logger.warning("%d negatives per token asked for (--num-negative-neighbors/--n-neighbors), but the "
+                       "support index returns %d neighbours: using %d.", requested, available, available)
+        return available
+    if requested < 1:
+        raise UserError("--num-negative-neighbors must be at least 1.")
+    return requested
+
+
+def fungi_feature_fn(model: FungiModel, info: BackboneInfo, config: FungiConfig, projection: torch.Tensor,
+                     support: Support, num_negatives: int, device: torch.device,
+                     dtype: torch.dtype | None, seed: int) -> FeatureFn:
+    """images [B, 3, S, S] -> FUNGI features [B, P, 2E], negatives from the support index."""
+    generator = torch.Generator().manual_seed(seed)
+    projection = projection.to(device=device, dtype=dtype or torch.float32)
+
+    def neighbors(tokens: torch.Tensor) -> torch.Tensor:
+        batch, num_tokens, embed = tokens.shape
+        ids = search_tensor(support.index, tokens.reshape(-1, embed), support.k)  # (B*T, K)
+        return support.features[ids.to(support.features.device)].reshape(batch, num_tokens, support.k, embed)
+
+    def extract(images: torch.Tensor) -> torch.Tensor:
+        out = fungi_features(
+            model, images.to(device, non_blocking=True), config.gradients_layer, projection, neighbors,
+            num_negatives, config.negatives_layout, config.negative_batch_percent, config.simclr_temperature,
+            info.num_prefix_tokens, dtype, generator, config.projection_chunk,
+        )
+        return out.features
+
+    return extract
+
+
+def _eval_memory_meta(job: EvalJob, info: BackboneInfo, train_ids: list[str], projection_hash: str | None) -> dict:
+    meta = {"kind": job.features, "model": info.model, "weights": info.weights_source,
+            "input_size": info.input_size, "patch_size": info.patch_size, "seed": job.data.seed,
+            "memory_size": job.memory.memory_size, "augmentation_epochs": job.memory.augmentation_epochs,
+            "train_ids_sha1": hashlib.sha1("\n".join(train_ids).encode()).hexdigest(),
+            "image_std": list(job.transform.std)}
+    if job.features == "fungi":
+        fungi = asdict(job.fungi)
+        meta["fungi"] = {k: str(v.value if isinstance(v, NeighborLayout) else v) for k, v in fungi.items()
+                         if k not in ("save_projection_matrix", "projection_matrix", "projection_chunk")}
+        meta["fungi"]["projection_sha1"] = projection_hash
+    return meta
+
+
+def run_eval(job: EvalJob) -> dict:
+    """Run the evaluation; returns the results dict (also written to ``job.output``)."""
+    start = time.perf_counter()
+    timer = StageTimer()
+    if job.features not in ("fungi", "embeddings"):
+        raise UserError(f"--features must be fungi or embeddings, not {job.features!r}.")
+    for path in (job.output, job.fungi.save_projection_matrix):
+        if path is not None:
+            check_writable(path)
+    if job.save_eval_memory is not None:
+        check_writable(Path(job.save_eval_memory) / "features.pth")
+    device = resolve_device(job.device)
+    dtype = autocast_dtype(device, job.use_fp16)
+    samples = train_samples(job.data)
+    validation = val_samples(job.data)
+    grid = job.backbone.input_size // job.backbone.patch_size
+    if job.load_eval_memory is None:
+        _, rows = memory_rows(job.memory, len(samples), grid * grid)
+        if job.index.num_neighbors > rows:
+            raise UserError(f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows of the evaluation memory.")
+
+    with timer.stage("setup"):
+        backbone, info = build_backbone(job.backbone)
+        backbone.to(device)
+        projection_hash, layout = None, None
+        if job.features == "fungi":
+            model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.data.seed).to(device)
+            layer = resolve_linear(model, job.fungi.gradients_layer)
+            width = token_gradient_width(layer)
+            if job.fungi.projection_matrix is not None:
+                projection = load_projection(job.fungi.projection_matrix, info.embed_dim, width)
+            else:
+                projection = make_projection(info.embed_dim, width, job.data.seed)
+            if job.fungi.save_projection_matrix is not None:
+                save_projection(projection, job.fungi.save_projection_matrix)
+            projection_hash = hashlib.sha1(projection.numpy().tobytes()).hexdigest()
+            support = load_support(job, info, device)
+            num_negatives = capped_negatives(job.fungi.num_negative_neighbors, support.k)
+            layout = job.fungi.negatives_layout.value
+            extract = fungi_feature_fn(model, info, job.fungi, projection, support, num_negatives, device, dtype, job.data.seed)
+            logger.info("FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
+                        job.fungi.gradients_layer, layer.out_features, layer.in_features + 1, num_negatives,
+                        support.k, job.fungi.negative_batch_percent, layout)
+        else:
+            extract = embedding_fn(backbone, info.num_prefix_tokens, device, dtype)
+            num_negatives = None
+    train_ids = [s.image.stem for s in samples]
+    meta = _eval_memory_meta(job, info, train_ids, projection_hash)
+    dim = info.embed_dim * (2 if job.features == "fungi" else 1)
+
+    with timer.stage("evaluation memory"):
+        if job.load_eval_memory is not None:
+            folder = Path(job.load_eval_memory)
+            memory, saved = load_memory(folder / "features.pth", folder / "labels.pth")
+            check_meta(saved, meta, f"evaluation memory in {folder}",
+                       "Use the settings it was made with, or build a new one (drop --load-eval-memory).")
+        else:
+            memory = fill_memory(samples, job.data, job.transform, job.memory, extract, info.patch_size, dim,
+                                 desc=f"{job.features} memory")
+            if job.save_eval_memory is not None:
+                folder = Path(job.save_eval_memory)
+                folder.mkdir(parents=True, exist_ok=True)
+                save_memory(memory, folder / "features.pth", folder / "labels.pth", dict(meta, memory_id=new_memory_id()))
+                logger.info("Saved the evaluation memory to %s (rerun with --load-eval-memory %s)", folder, folder)
+    if memory.features.shape[1] != dim:
+        raise UserError(f"The evaluation memory has {memory.features.shape[1]} dims, {dim} expected.")
+    with timer.stage("evaluation index"):
+        index = build_index(memory.features.numpy(), job.index, device)
+        memory = Memory(memory.features.to(device), memory.labels.to(device))
+    with timer.stage("validation"):
+        loader = make_loader(ResizedSegmentation(validation, job.transform), replace(job.data, num_workers=job.data.num_workers))
+        confusion = evaluate(tqdm(loader, desc="validation"), extract, memory, index, job.temperature,
+                             info.input_size, device)
+    result = matched_miou(confusion.numpy())
+    total = time.perf_counter() - start
+    results = {
+        "miou": result.miou, "miou_percent": round(100 * result.miou, 2),
+        "per_class_iou": {name: float(v) for name, v in zip(VOC_CLASSES, result.iou)},
+        "tp": result.tp.tolist(), "fp": result.fp.tolist(), "fn": result.fn.tolist(),
+        "matching": result.matching.tolist(), "pixels": int(confusion.sum()),
+        "num_train_images": len(samples), "num_val_images": len(validation),
+        "memory_rows": int(memory.features.shape[0]), "memory_dim": int(memory.features.shape[1]),
+        "features": job.features, "negatives_layout": layout, "num_negatives": num_negatives,
+        "backbone": asdict(info), "settings": _settings(job), "environment": environment(device),
+        "seconds": dict(timer.seconds, total=round(total, 3)),
+    }
+    if job.output is not None:
+        save_json(results, Path(job.output))
+        logger.info("Results written to %s", job.output)
+    return results
+
+
+def _settings(job: EvalJob) -> dict:
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, NeighborLayout):
+            return value.value
+        if isinstance(value, Path):
+            return str(value)
+        return value
+    return clean(asdict(job))

@@ -1,0 +1,79 @@
+"""create_memory_bank.py as a function: raw DINO patch features -> memory bank -> support index."""
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..atomic import check_writable
+from ..backbones import BackboneConfig, build_backbone
+from ..data.transforms import TransformConfig
+from ..data.voc import DataConfig, train_samples
+from ..devices import autocast_dtype, resolve_device
+from ..memory_bank import MemoryConfig, fill_memory, memory_rows
+from ..memory_io import new_memory_id, save_memory
+from ..search import IndexConfig, build_index, save_index
+from .common import StageTimer, embedding_fn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MemoryBankJob:
+    """Everything one run of create_memory_bank.py needs."""
+
+    backbone: BackboneConfig
+    data: DataConfig
+    transform: TransformConfig
+    memory: MemoryConfig
+    index: IndexConfig
+    features_path: Path  # --memory-bank, features [M, E]
+    labels_path: Path  # --memory-bank-labels, labels [M, C]
+    index_dir: Path  # --scann-index folder
+    device: str = "auto"
+    use_fp16: bool = False
+
+
+def run_memory_bank(job: MemoryBankJob) -> dict:
+    """Build and save the memory bank and its index; returns the bank's metadata."""
+    start = time.perf_counter()
+    timer = StageTimer()
+    for path in (job.features_path, job.labels_path, job.index_dir / "x"):
+        check_writable(path)
+    device = resolve_device(job.device)
+    samples = train_samples(job.data)
+    grid = job.backbone.input_size // job.backbone.patch_size
+    _, rows = memory_rows(job.memory, len(samples), grid * grid)
+    if job.index.num_neighbors > rows:
+        from ..errors import UserError
+        raise UserError(f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows the memory will hold.")
+    with timer.stage("backbone"):
+        backbone, info = build_backbone(job.backbone)
+        backbone.to(device)
+    logger.info("%d training images, %d augmentation epochs, %d rows expected, device %s",
+                len(samples), job.memory.augmentation_epochs, rows, device)
+    extract = embedding_fn(backbone, info.num_prefix_tokens, device, autocast_dtype(device, job.use_fp16))
+    with timer.stage("features"):
+        memory = fill_memory(samples, job.data, job.transform, job.memory, extract, info.patch_size, info.embed_dim)
+    memory_id = new_memory_id()
+    meta = {
+        "memory_id": memory_id, "kind": "embeddings", "model": info.model, "weights": info.weights_source,
+        "input_size": info.input_size, "patch_size": info.patch_size, "seed": job.data.seed,
+        "memory_size": job.memory.memory_size, "augmentation_epochs": job.memory.augmentation_epochs,
+        "num_train_samples": job.data.num_train_samples, "num_images": len(samples),
+        "data_dir": str(Path(job.data.data_dir).resolve()), "image_std": list(job.transform.std),
+    }
+    with timer.stage("save"):
+        meta = save_memory(memory, job.features_path, job.labels_path, meta)
+    with timer.stage("index"):
+        index = build_index(memory.features.numpy(), job.index, device)
+        save_index(index, job.index_dir, job.index, memory_id)
+    seconds = time.perf_counter() - start
+    logger.info("Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s",
+                meta["rows"], meta["dim"], seconds, timer.seconds["features"] / max(1, len(samples) * job.memory.augmentation_epochs),
+                job.features_path, job.labels_path, job.index_dir)
+    return dict(meta, seconds=timer.seconds, settings=_settings(job))
+
+
+def _settings(job: MemoryBankJob) -> dict:
+    out = asdict(job)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
