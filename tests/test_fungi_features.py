@@ -1,0 +1,52 @@
+"""FUNGI features of the tiny goldens ViT against the published code's outputs."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import golden
+from fungi_hb.fungi import FungiModel, fungi_features
+from fungi_hb.fungi.negatives import NeighborLayout, pool_negatives, select_negatives
+from test_token_gradients import tiny_model
+
+
+@pytest.mark.parametrize("name, layout", [("fungi_features_reference.npz", NeighborLayout.PUBLISHED),
+                                          ("fungi_features_neighbors.npz", NeighborLayout.TRUE)])
+@pytest.mark.parametrize("chunk", [None, 5])
+def test_golden(name, layout, chunk):
+    g = golden(name)
+    model: FungiModel = tiny_model()
+    model.fc.weight.data = torch.from_numpy(g["fc_weight"])
+    model.fc.bias.data = torch.from_numpy(g["fc_bias"])
+    memory = torch.from_numpy(g["memory"])
+    ids = torch.from_numpy(g["neighbor_indices"]).long()  # (3*17, 4), image-major, CLS first
+
+    def neighbors(tokens: torch.Tensor) -> torch.Tensor:
+        assert tokens.shape == (3, 17, 32)
+        return memory[ids].reshape(3, 17, 4, 32)
+
+    out = fungi_features(model, torch.from_numpy(g["images"]), "backbone.blocks.1.attn.proj",
+                         torch.from_numpy(g["projection"]), neighbors, num_negatives=2, layout=layout,
+                         negative_keep_probability=1.0, simclr_temperature=0.07, chunk_tokens=chunk)
+    expected = torch.from_numpy(g["expected_features"])
+    assert out.features.shape == (3, 16, 64)
+    assert ((out.features - expected).norm() / expected.norm()).item() < 2e-3
+    np.testing.assert_allclose(out.features.norm(dim=-1).numpy(), 1.0, atol=1e-5)
+
+
+def test_published_layout_is_the_documented_scramble():
+    k, e = 3, 4
+    w = torch.arange(k * e, dtype=torch.float32)  # concatenation of the K retrieved vectors
+    neighbors = w.reshape(1, 1, k, e)
+    scrambled = select_negatives(neighbors, 2, NeighborLayout.PUBLISHED)[0, 0]  # (2, E)
+    for kk in range(2):
+        assert scrambled[kk].tolist() == [w[ee * k + kk].item() for ee in range(e)]
+    assert torch.equal(select_negatives(neighbors, 2, NeighborLayout.TRUE)[0, 0], neighbors[0, 0, :2])
+
+
+def test_pooling_keeps_each_negative_with_probability_q():
+    negatives = torch.randn(2, 50, 2, 8)
+    pooled, keep = pool_negatives(negatives, 0.5, torch.Generator().manual_seed(0))
+    assert pooled.shape == (2, 100, 8) and keep.shape == (2, 100)
+    assert 0.35 < keep.float().mean().item() < 0.65
+    _, keep_all = pool_negatives(negatives, 1.0)
+    assert keep_all.all()

@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from fungi_hb.errors import UserError
+from fungi_hb.sampling import patches_per_image, rarity_scores, select_patches
+
+
+def one_hot_labels(classes: list[list[int]], num_classes: int = 21) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.tensor(classes), num_classes).float()  # (B, P, C)
+
+
+def slow_scores(labels: torch.Tensor) -> torch.Tensor:
+    """The rule as written: f_c = patches containing c; score = sum of f_c over contained classes."""
+    out = torch.zeros(labels.shape[:2])
+    for b in range(labels.shape[0]):
+        for p in range(labels.shape[1]):
+            for c in range(labels.shape[2]):
+                if labels[b, p, c] > 0:
+                    out[b, p] += (labels[b, :, c] > 0).sum()
+    return out
+
+
+def test_scores_equal_the_rule_on_mixed_patches():
+    labels = torch.rand(3, 10, 21) * (torch.rand(3, 10, 21) > 0.7)
+    torch.testing.assert_close(rarity_scores(labels), slow_scores(labels))
+
+
+def test_selection_is_lowest_score_times_uniform_noise():
+    labels = torch.rand(2, 12, 21) * (torch.rand(2, 12, 21) > 0.8)
+    keep = select_patches(labels, 4, torch.Generator().manual_seed(3))
+    noise = torch.rand(2, 12, generator=torch.Generator().manual_seed(3))
+    expected = torch.argsort(slow_scores(labels) * noise, dim=1)[:, :4]
+    assert torch.equal(keep.sort(1).values, expected.sort(1).values)
+
+
+def test_rare_class_patches_are_favoured():
+    # 99 background patches (score 99 x U) and 1 patch of class 5 (score 1 x U). Keeping 1 patch, the
+    # rare one wins when U' < 99 min(U_i); 99 min(U_i) is about Exp(1), so P ~ 1 - 1/e = 0.63, against
+    # 1/100 for a background patch.
+    labels = one_hot_labels([[0] * 99 + [5]])
+    kept = [select_patches(labels, 1, torch.Generator().manual_seed(seed)).item() for seed in range(400)]
+    assert 0.5 < kept.count(99) / 400 < 0.75
+
+
+def test_count_per_image_and_determinism():
+    labels = one_hot_labels([[0, 1, 1, 2, 2, 2, 3, 0], [4, 4, 4, 4, 0, 0, 1, 1]])
+    a = select_patches(labels, 3, torch.Generator().manual_seed(7))
+    b = select_patches(labels, 3, torch.Generator().manual_seed(7))
+    assert a.shape == (2, 3)
+    assert torch.equal(a, b)
+    assert all(len(set(row)) == 3 for row in a.tolist())
+
+
+@pytest.mark.parametrize("memory_size, expected", [(100, 10), (1024 * 10, 1024), (10582 * 9 + 5, 9)])
+def test_patches_per_image(memory_size, expected):
+    n = memory_size // expected if expected != 9 else 10582
+    assert patches_per_image(memory_size, n, 1, 1024) == expected
+
+
+def test_memory_size_too_small_or_too_large_is_a_user_error():
+    with pytest.raises(UserError, match="0 patches per image"):
+        patches_per_image(5, 10, 1, 16)
+    with pytest.raises(UserError, match="only 16"):
+        patches_per_image(10_000, 10, 1, 16)
