@@ -6,13 +6,13 @@ import sys
 
 def setup_logging(level: str = "INFO") -> None:
     """Configure the root logger: one line per record, timestamps, to stderr."""
-    logging.basicConfig(
+    logging.basicConfig(  # a no-op where a host (pytest, a notebook) already configured logging
         level=getattr(logging, level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
-        force=True,
     )
+    logging.getLogger("fungi_hb").setLevel(getattr(logging, level.upper()))
     # ScaNN/absl are chatty on stderr; keep them to warnings unless debugging.
     if level.upper() != "DEBUG":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

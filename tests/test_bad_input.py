@@ -1,0 +1,122 @@
+"""Every bad input stops early with exit status 2 and a message that names the problem and the fix."""
+import shutil
+
+import pytest
+import timm
+import torch
+
+from conftest import TINY_MODEL
+from fungi_hb.cli import create_memory_bank, eval_gradients
+from fungi_hb.data.synthetic import make_synthetic_voc
+from test_scripts_e2e import bank_args, eval_args
+
+
+@pytest.fixture()
+def voc(tmp_path):
+    return make_synthetic_voc(tmp_path / "voc", num_train=4, num_val=2, size=(48, 64))
+
+
+def run_bank(args, caplog) -> str:
+    assert create_memory_bank.main(args) == 2
+    return caplog.text
+
+
+def replace_flag(args, flag, value):
+    args = list(args)
+    args[args.index(flag) + 1] = value
+    return args
+
+
+def test_missing_dataset_folder(tmp_path, caplog):
+    assert "does not exist" in run_bank(bank_args(tmp_path / "nowhere", tmp_path / "out"), caplog)
+    assert not (tmp_path / "out" / "features.pth").exists()
+
+
+def test_missing_split_file(voc, tmp_path, caplog):
+    (voc / "sets" / "trainaug.txt").unlink()
+    assert "train split file" in run_bank(bank_args(voc, tmp_path / "out"), caplog)
+
+
+def test_id_without_image(voc, tmp_path, caplog):
+    (voc / "images" / "2007_000002.jpg").unlink()
+    assert "lack an image or a mask" in run_bank(bank_args(voc, tmp_path / "out"), caplog)
+
+
+def test_unreadable_image(voc, tmp_path, caplog):
+    (voc / "SegmentationClassAug" / "2007_000002.png").write_bytes(b"\x89PNG broken")
+    assert "Cannot read" in run_bank(bank_args(voc, tmp_path / "out"), caplog)
+
+
+@pytest.mark.parametrize("size, message", [("3", "0 patches per image"), ("1000", "only 16")])
+def test_memory_size_out_of_range(voc, tmp_path, caplog, size, message):
+    text = run_bank(bank_args(voc, tmp_path / "out", "--memory-size", size), caplog)
+    assert message in text and "--memory-size" in text
+    assert not (tmp_path / "out" / "features.pth").exists()
+
+
+def test_unknown_model(voc, tmp_path, caplog):
+    assert "Unknown --model" in run_bank(replace_flag(bank_args(voc, tmp_path), "--model", "dino_vitq16"), caplog)
+
+
+def test_weights_missing_or_unfit(voc, tmp_path, caplog):
+    assert "does not exist" in run_bank(replace_flag(bank_args(voc, tmp_path), "--weights", str(tmp_path / "w.pth")), caplog)
+    torch.save(timm.create_model("vit_small_patch16_224", num_classes=0).state_dict(), tmp_path / "small.pth")
+    text = run_bank(replace_flag(bank_args(voc, tmp_path), "--weights", str(tmp_path / "small.pth")), caplog)
+    assert "do not fit this architecture" in text
+
+
+def test_input_size_not_a_multiple_of_patch(voc, tmp_path, caplog):
+    assert "not a multiple" in run_bank(replace_flag(bank_args(voc, tmp_path), "--input-size", "70"), caplog)
+
+
+def test_output_folder_not_writable(voc, tmp_path, caplog):
+    (tmp_path / "file").write_text("a file where a folder should be")
+    args = replace_flag(bank_args(voc, tmp_path), "--memory-bank", str(tmp_path / "file" / "features.pth"))
+    assert "Cannot write" in run_bank(args, caplog)
+
+
+def run_eval(args, caplog) -> str:
+    assert eval_gradients.main(args) == 2
+    return caplog.text
+
+
+def test_support_from_another_backbone(voc, support_index, tmp_path, caplog):
+    args = replace_flag(eval_args(voc, support_index), "--model", "vit_small_patch16_224")
+    text = run_eval(args, caplog)
+    assert "384" in text and "192" in text and "same --model" in text
+
+
+def test_support_at_another_input_size(voc, support_index, caplog):
+    text = run_eval(replace_flag(eval_args(voc, support_index), "--input-size", "32"), caplog)
+    assert "input_size: 64 there, 32 now" in text
+
+
+def test_index_built_from_another_memory(voc, support_index, tmp_path, caplog):
+    other = tmp_path / "other"
+    assert create_memory_bank.main(bank_args(voc, other)) == 0
+    shutil.copytree(support_index / "index", tmp_path / "mixed_index")
+    args = replace_flag(eval_args(voc, other), "--scann-index", str(tmp_path / "mixed_index"))
+    assert "was not built from" in run_eval(args, caplog)
+
+
+def test_eval_memory_with_other_settings(voc, support_index, tmp_path, caplog):
+    saved = tmp_path / "em"
+    assert eval_gradients.main(eval_args(voc, support_index, "--features", "embeddings", "--save-eval-memory", str(saved))) == 0
+    text = run_eval(eval_args(voc, support_index, "--features", "embeddings", "--load-eval-memory", str(saved),
+                              "--augmentation-epochs", "2"), caplog)
+    assert "augmentation_epochs: 1 there, 2 now" in text
+
+
+def test_empty_validation_split(voc, support_index, caplog):
+    (voc / "sets" / "val.txt").write_text("\n")
+    assert "lists no images" in run_eval(eval_args(voc, support_index), caplog)
+
+
+def test_wrong_layer_path(voc, support_index, caplog):
+    text = run_eval(replace_flag(eval_args(voc, support_index), "--gradients-layer", "backbone.blocks.12.attn.proj"), caplog)
+    assert "Closest Linear layers" in text and "backbone.blocks.1" in text
+
+
+def test_fungi_without_support(voc, tmp_path, caplog):
+    args = replace_flag(eval_args(voc, tmp_path), "--memory-bank", str(tmp_path / "none.pth"))
+    assert "create_memory_bank.py" in run_eval(args, caplog)

@@ -1,0 +1,121 @@
+"""Both scripts end to end on a synthetic dataset with a small random backbone, on the CPU."""
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_MODEL
+from fungi_hb.cli import create_memory_bank, eval_gradients
+from fungi_hb.search import load_index
+
+pytestmark = pytest.mark.slow
+
+
+def bank_args(data, out, *extra):
+    return ["--data-dir", str(data), *TINY_MODEL, "--input-size", "64", "--batch-size", "8", "--num-workers", "0",
+            "--memory-bank", str(out / "features.pth"), "--memory-bank-labels", str(out / "labels.pth"),
+            "--scann-index", str(out / "index"), "--num-leaves", "16", "--num-leaves-to-search", "8", *extra]
+
+
+def eval_args(data, support, *extra):
+    return ["--data-dir", str(data), *TINY_MODEL, "--input-size", "64", "--batch-size", "4", "--num-workers", "0",
+            "--memory-bank", str(support / "features.pth"), "--scann-index", str(support / "index"),
+            "--num-leaves", "16", "--num-leaves-to-search", "8", "--num-neighbors", "10",
+            "--gradients-layer", "backbone.blocks.11.attn.proj", *extra]
+
+
+@pytest.mark.parametrize("memory_size", [None, 240])
+def test_memory_bank_outputs(synthetic_voc, tmp_path, memory_size):
+    extra = [] if memory_size is None else ["--memory-size", str(memory_size), "--augmentation-epochs", "2"]
+    assert create_memory_bank.main(bank_args(synthetic_voc, tmp_path, *extra)) == 0
+    features, labels = torch.load(tmp_path / "features.pth"), torch.load(tmp_path / "labels.pth")
+    rows = 24 * 16 if memory_size is None else 24 * 2 * (240 // 48)
+    assert features.shape == (rows, 192) and labels.shape == (rows, 21)
+    assert features.dtype == torch.float32 and labels.dtype == torch.float32
+    torch.testing.assert_close(features.norm(dim=1), torch.ones(rows))
+    torch.testing.assert_close(labels.sum(dim=1), torch.ones(rows))
+    meta = json.loads((tmp_path / "features.meta.json").read_text())
+    assert meta["rows"] == rows and meta["dim"] == 192 and meta["model"] == "vit_tiny_patch16_224"
+    assert meta["weights"].startswith("random") and meta["memory_size"] == memory_size
+    shutil.move(tmp_path / "index", tmp_path / "moved")
+    index, index_meta = load_index(tmp_path / "moved")
+    assert index_meta["memory_id"] == meta["memory_id"] and index_meta["size"] == rows
+    top1 = index.search(features[:40].numpy())[:, 0]
+    found_itself = (features[top1] * features[:40]).sum(1) > 0.9999  # itself or an identical patch
+    assert found_itself.sum() >= 36  # approximate search: almost always
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]  # no temporary leftovers
+
+
+def test_scann_neighbours_of_a_real_memory_agree_with_exact(synthetic_voc, tmp_path):
+    """A few thousand rows of real (random-ViT) patch features: ScaNN recall@5 against brute force."""
+    args = bank_args(synthetic_voc, tmp_path, "--augmentation-epochs", "8")
+    args[args.index("--num-leaves") + 1] = "64"
+    args[args.index("--num-leaves-to-search") + 1] = "16"
+    assert create_memory_bank.main(args) == 0
+    features = torch.load(tmp_path / "features.pth")  # (3072, 192)
+    assert features.shape[0] == 24 * 8 * 16
+    index, _ = load_index(tmp_path / "index")
+    queries = features[::10] + 0.01 * torch.randn(features[::10].shape)
+    found = index.search(queries.numpy())
+    exact = torch.topk(queries @ features.T, 5).indices.numpy()
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)])
+    assert recall >= 0.9
+
+
+def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    memory_dir = tmp_path / "eval_memory"
+    args = eval_args(synthetic_voc, tmp_path, "--features", "embeddings", "--output", str(tmp_path / "res.json"),
+                     "--save-eval-memory", str(memory_dir))
+    assert eval_gradients.main(args) == 0
+    results = json.loads((tmp_path / "res.json").read_text())
+    for key in ("miou", "miou_percent", "per_class_iou", "tp", "fp", "fn", "pixels", "settings", "backbone",
+                "environment", "seconds", "num_val_images", "memory_rows"):
+        assert key in results
+    assert set(results["per_class_iou"]) >= {"background", "aeroplane", "tvmonitor"}
+    assert results["backbone"]["weights_source"].startswith("random")
+    assert results["num_val_images"] == 8 and results["memory_rows"] == 24 * 16
+    assert f"mIoU: {results['miou_percent']:.2f}%" in caplog.text
+
+    # the same evaluation memory with its label rows shuffled: patches and labels no longer line up
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(memory_dir, shuffled)
+    labels = torch.load(shuffled / "labels.pth")
+    torch.save(labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))], shuffled / "labels.pth")
+    args = eval_args(synthetic_voc, tmp_path, "--features", "embeddings", "--output", str(tmp_path / "shuf.json"),
+                     "--load-eval-memory", str(shuffled))
+    assert eval_gradients.main(args) == 0
+    baseline = json.loads((tmp_path / "shuf.json").read_text())
+    assert results["miou"] > baseline["miou"] + 0.05, (results["miou"], baseline["miou"])
+
+
+def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
+    # the exact evaluation backend is deterministic (ScaNN's index training is not, across processes)
+    out = tmp_path / "fungi.json"
+    args = eval_args(synthetic_voc, support_index, "--output", str(out), "--negative-batch-percent", "0.5",
+                     "--save-projection-matrix", str(tmp_path / "r.pth"), "--index-backend", "exact")
+    assert eval_gradients.main(args) == 0
+    results = json.loads(out.read_text())
+    assert results["features"] == "fungi" and results["negatives_layout"] == "published"
+    assert results["memory_dim"] == 2 * 192 and results["num_negatives"] == 2
+    assert 0 < results["miou"] <= 1
+    assert torch.load(tmp_path / "r.pth").shape == (192, 192 * 193)
+    # reusing the saved projection reproduces the run exactly
+    args2 = eval_args(synthetic_voc, support_index, "--output", str(tmp_path / "again.json"),
+                      "--negative-batch-percent", "0.5", "--projection-matrix", str(tmp_path / "r.pth"),
+                      "--index-backend", "exact")
+    assert eval_gradients.main(args2) == 0
+    assert json.loads((tmp_path / "again.json").read_text())["miou"] == results["miou"]
+
+
+def test_true_neighbour_layout_and_exact_backend(synthetic_voc, support_index, tmp_path):
+    out = tmp_path / "true.json"
+    args = eval_args(synthetic_voc, support_index, "--output", str(out), "--negatives-layout", "true",
+                     "--index-backend", "exact", "--n-neighbors", "30", "--memory-size", "192")
+    assert eval_gradients.main(args) == 0
+    results = json.loads(out.read_text())
+    assert results["negatives_layout"] == "true" and results["num_negatives"] == 5  # capped at the index's k
+    assert results["memory_rows"] == 192
