@@ -1,0 +1,50 @@
+"""Table 3 from results files laid out as ``<folder>/<model>/<memory size>/results_<features>.json``."""
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+from .atomic import atomic_path
+
+logger = logging.getLogger(__name__)
+
+
+def collect(folder: Path) -> list[dict]:
+    """One row per (model, features), one column per memory size: mIoU in percent."""
+    cells: dict[tuple[str, str], dict[int, float]] = {}
+    weights: dict[str, str] = {}
+    for path in sorted(Path(folder).glob("*/*/results_*.json")):
+        result = json.loads(path.read_text())
+        model, size = path.parent.parent.name, int(path.parent.name)
+        features = result.get("features", path.stem.removeprefix("results_"))
+        cells.setdefault((model, features), {})[size] = result["miou_percent"]
+        weights[model] = result["backbone"]["weights_source"]
+    if not cells:
+        logger.warning("No results files under %s.", folder)
+    return [{"model": model, "features": features, "weights": weights[model], "miou": by_size}
+            for (model, features), by_size in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1] != "embeddings"))]
+
+
+def render(rows: list[dict]) -> tuple[str, str]:
+    """(Markdown, CSV) with one column per memory size."""
+    sizes = sorted({size for row in rows for size in row["miou"]})
+    header = ["model", "features", *[f"M={size}" for size in sizes], "weights"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        values = [f"{row['miou'][s]:.2f}" if s in row["miou"] else "" for s in sizes]
+        lines.append("| " + " | ".join([row["model"], row["features"], *values, row["weights"]]) + " |")
+        writer.writerow([row["model"], row["features"], *values, row["weights"]])
+    return "\n".join(lines) + "\n", buffer.getvalue()
+
+
+def write_tables(rows: list[dict], markdown_path: Path, csv_path: Path) -> str:
+    markdown, table_csv = render(rows)
+    for path, text in ((markdown_path, markdown), (csv_path, table_csv)):
+        with atomic_path(Path(path)) as tmp:
+            tmp.write_text(text)
+    logger.info("Wrote %s and %s", markdown_path, csv_path)
+    return markdown

@@ -1,0 +1,40 @@
+"""The shell scripts as users run them: the smoke run and the Table 3 pipeline on tiny settings."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_script(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, PYTHON=sys.executable, **env)
+    result = subprocess.run(["bash", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def test_smoke_run(tmp_path):
+    result = run_script(["scripts/smoke.sh", str(tmp_path)])
+    assert "smoke run OK" in result.stdout
+    assert (tmp_path / "results.json").stat().st_size > 0
+
+
+def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
+    data = subprocess.run([sys.executable, "scripts/make_synthetic_voc.py", str(tmp_path / "data"), "--num-train", "8",
+                           "--num-val", "4", "--height", "48", "--width", "64"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    env = dict(DATA_DIR=data, OUT_DIR=str(tmp_path / "t3"), BACKBONES="vit_tiny_patch16_224", MEMORY_SIZES="64 128",
+               IMAGE_SIZE="64", WEIGHTS="random", NUM_LEAVES="16", NUM_LEAVES_TO_SEARCH="8", NUM_NEIGHBORS="10",
+               EXTRA_ARGS="--num-workers 0")
+    run_script(["scripts/table3.sh"], **env)
+    csv_lines = (tmp_path / "t3" / "table3.csv").read_text().splitlines()
+    assert csv_lines[0] == "model,features,M=64,M=128,weights"
+    assert [line.split(",")[1] for line in csv_lines[1:]] == ["embeddings", "fungi"]
+    assert all(len(line.split(",")[2]) > 0 and len(line.split(",")[3]) > 0 for line in csv_lines[1:])
+    assert "| vit_tiny_patch16_224 | fungi |" in (tmp_path / "t3" / "table3.md").read_text()
+    rerun = run_script(["scripts/table3.sh"], **env)
+    assert rerun.stdout.count("skip ") == 4
