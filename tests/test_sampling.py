@@ -62,3 +62,12 @@ def test_memory_size_too_small_or_too_large_is_a_user_error():
         patches_per_image(5, 10, 1, 16)
     with pytest.raises(UserError, match="only 16"):
         patches_per_image(10_000, 10, 1, 16)
+
+
+def test_memory_larger_than_ram_is_refused_early(monkeypatch):
+    from fungi_hb import memory_bank
+
+    monkeypatch.setattr(memory_bank, "available_ram_bytes", lambda: 2**30)
+    with pytest.raises(UserError, match="Lower --memory-size"):
+        memory_bank.check_fits_in_ram(10_240_000, 768)
+    memory_bank.check_fits_in_ram(1000, 768)

@@ -12,6 +12,7 @@ from .data.layout import NUM_CLASSES, Sample
 from .data.transforms import TransformConfig
 from .data.voc import AugmentedSegmentation, DataConfig, make_loader
 from .patch_labels import patch_label_distributions
+from .errors import UserError
 from .sampling import patches_per_image, select_patches
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,35 @@ def memory_rows(config: MemoryConfig, num_images: int, patches: int) -> tuple[in
         return None, num_images * config.augmentation_epochs * patches
     keep = patches_per_image(config.memory_size, num_images, config.augmentation_epochs, patches)
     return keep, num_images * config.augmentation_epochs * keep
+
+
+def available_ram_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits_in_ram(rows: int, dim: int, num_classes: int = NUM_CLASSES) -> None:
+    """Refuse, before the long part, a memory whose tensors alone exceed the available RAM; warn when
+    the index build (which copies the features) may not fit."""
+    need = rows * (dim + num_classes) * 4
+    available = available_ram_bytes()
+    gib = 2**30
+    if available is None:
+        return
+    if need > available:
+        raise UserError(
+            f"The memory bank needs {need / gib:.1f} GiB ({rows} rows x {dim} dims, float32) but only "
+            f"{available / gib:.1f} GiB of RAM is available. Lower --memory-size or use a larger machine."
+        )
+    if 2 * need > available:
+        logger.warning("The memory bank takes %.1f GiB of the %.1f GiB available; building its index copies it "
+                       "and may run out of memory.", need / gib, available / gib)
 
 
 def gather_rows(features: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

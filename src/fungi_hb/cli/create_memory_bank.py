@@ -10,7 +10,7 @@ from .run import run_main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     flags.add_backbone_flags(parser)
-    flags.add_data_flags(parser, batch_size=32)
+    flags.add_data_flags(parser, batch_size=32, validation=False)
     flags.add_memory_flags(parser)
     flags.add_index_flags(parser, num_neighbors=5, leaves_to_search=32, reordering=120)
     out = parser.add_argument_group("outputs")

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     flags.add_backbone_flags(parser)
-    flags.add_data_flags(parser, batch_size=4)
+    flags.add_data_flags(parser, batch_size=4, validation=True)
     flags.add_memory_flags(parser)
     flags.add_index_flags(parser, num_neighbors=30, leaves_to_search=32, reordering=120)
     support = parser.add_argument_group("support index (from create_memory_bank.py)")

@@ -23,14 +23,15 @@ def add_backbone_flags(parser: argparse.ArgumentParser) -> None:
                        help="bfloat16 autocast on CUDA (backbone and projection); ignored on the CPU.")
 
 
-def add_data_flags(parser: argparse.ArgumentParser, batch_size: int) -> None:
+def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation: bool) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--data-dir", type=Path, default=Path("./VOCSegmentation"),
                        help="Pascal VOC: the published VOCSegmentation folder or VOCdevkit/VOC2012.")
     group.add_argument("--num-train-samples", type=int, default=None,
                        help="Random subset of N training images, drawn from --seed alone (83 for the data-efficient runs).")
     group.add_argument("--train-list", type=Path, default=None, help="File of training ids (one per line).")
-    group.add_argument("--val-list", type=Path, default=None, help="File of validation ids (one per line).")
+    if validation:
+        group.add_argument("--val-list", type=Path, default=None, help="File of validation ids (one per line).")
     group.add_argument("--batch-size", type=int, default=batch_size, help="Images per batch.")
     group.add_argument("--num-workers", type=int, default=2, help="Data loader worker processes.")
     group.add_argument("--augmentation-epochs", type=int, default=1,
@@ -70,7 +71,7 @@ def backbone_config(args: argparse.Namespace) -> BackboneConfig:
 
 def data_config(args: argparse.Namespace) -> DataConfig:
     return DataConfig(data_dir=args.data_dir, num_train_samples=args.num_train_samples, train_list=args.train_list,
-                      val_list=args.val_list, batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed)
+                      val_list=getattr(args, "val_list", None), batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed)
 
 
 def transform_config(args: argparse.Namespace) -> TransformConfig:

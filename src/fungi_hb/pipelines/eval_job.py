@@ -21,7 +21,7 @@ from ..fungi.negatives import NeighborLayout
 from ..fungi.projection import load_projection, make_projection, save_projection
 from ..fungi.token_gradients import resolve_linear, token_gradient_width
 from ..hummingbird import evaluate
-from ..memory_bank import FeatureFn, Memory, MemoryConfig, fill_memory, memory_rows
+from ..memory_bank import FeatureFn, Memory, MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
 from ..memory_io import check_meta, load_features, load_memory, new_memory_id, save_memory
 from ..miou import matched_miou
 from ..search import IndexConfig, NeighborIndex, build_index, load_index, neighbours_returned, search_tensor
@@ -160,6 +160,7 @@ def run_eval(job: EvalJob) -> dict:
     samples = train_samples(job.data)
     validation = val_samples(job.data)
     grid = job.backbone.input_size // job.backbone.patch_size
+    rows = None
     if job.load_eval_memory is None:
         _, rows = memory_rows(job.memory, len(samples), grid * grid)
         if job.index.num_neighbors > rows:
@@ -168,6 +169,8 @@ def run_eval(job: EvalJob) -> dict:
     with timer.stage("setup"):
         backbone, info = build_backbone(job.backbone)
         backbone.to(device)
+        if rows is not None:
+            check_fits_in_ram(rows, info.embed_dim * (2 if job.features == "fungi" else 1))
         projection_hash, layout = None, None
         if job.features == "fungi":
             model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.data.seed).to(device)

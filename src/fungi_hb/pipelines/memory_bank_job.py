@@ -9,7 +9,8 @@ from ..backbones import BackboneConfig, build_backbone
 from ..data.transforms import TransformConfig
 from ..data.voc import DataConfig, train_samples
 from ..devices import autocast_dtype, resolve_device
-from ..memory_bank import MemoryConfig, fill_memory, memory_rows
+from ..errors import UserError
+from ..memory_bank import MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
 from ..memory_io import new_memory_id, save_memory
 from ..search import IndexConfig, build_index, save_index
 from .common import StageTimer, embedding_fn
@@ -44,11 +45,11 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
     grid = job.backbone.input_size // job.backbone.patch_size
     _, rows = memory_rows(job.memory, len(samples), grid * grid)
     if job.index.num_neighbors > rows:
-        from ..errors import UserError
         raise UserError(f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows the memory will hold.")
     with timer.stage("backbone"):
         backbone, info = build_backbone(job.backbone)
         backbone.to(device)
+    check_fits_in_ram(rows, info.embed_dim)
     logger.info("%d training images, %d augmentation epochs, %d rows expected, device %s",
                 len(samples), job.memory.augmentation_epochs, rows, device)
     extract = embedding_fn(backbone, info.num_prefix_tokens, device, autocast_dtype(device, job.use_fp16))

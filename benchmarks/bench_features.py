@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""Seconds per image and peak memory of the two feature pipelines, on the real code path.
+
+    python benchmarks/bench_features.py --mode bank  --input-size 512 --images 16
+    python benchmarks/bench_features.py --mode fungi --input-size 512 --images 8 --batch-size 4 [--device cuda --use-fp16]
+
+``bank`` times what create_memory_bank.py does per image (loading, augmentation, raw DINO features,
+patch labels, sampling); ``fungi`` what eval_gradients.py does per image to fill the evaluation memory
+(forward, support retrieval, SimCLR loss, per-token gradients, projection). The backbone is dino_vits16
+(or --model) with random weights: the same arithmetic as the real checkpoint. Prints one JSON line.
+Peak host memory is the process's maximum RSS; peak GPU memory comes from torch.cuda.
+"""
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from fungi_hb.backbones import BackboneConfig, build_backbone  # noqa: E402
+from fungi_hb.data.synthetic import make_synthetic_voc  # noqa: E402
+from fungi_hb.data.transforms import TransformConfig  # noqa: E402
+from fungi_hb.data.voc import DataConfig, train_samples  # noqa: E402
+from fungi_hb.devices import autocast_dtype, resolve_device  # noqa: E402
+from fungi_hb.fungi import FungiModel  # noqa: E402
+from fungi_hb.fungi.projection import make_projection  # noqa: E402
+from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402
+from fungi_hb.log import setup_logging  # noqa: E402
+from fungi_hb.memory_bank import MemoryConfig, fill_memory  # noqa: E402
+from fungi_hb.pipelines.common import embedding_fn  # noqa: E402
+from fungi_hb.pipelines.eval_job import FungiConfig, Support, fungi_feature_fn  # noqa: E402
+from fungi_hb.search import IndexConfig, build_index  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=("bank", "fungi"), required=True)
+    parser.add_argument("--model", default="dino_vits16")
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--use-fp16", action="store_true")
+    parser.add_argument("--num-workers", type=int, default=2)
+    parser.add_argument("--support-rows", type=int, default=102400, help="support memory size (random rows)")
+    parser.add_argument("--index-backend", default="scann")
+    args = parser.parse_args()
+    setup_logging("WARNING")
+    device = resolve_device(args.device)
+    dtype = autocast_dtype(device, args.use_fp16)
+    backbone, info = build_backbone(BackboneConfig(args.model, "random", args.input_size, 16 if "16" in args.model else 8))
+    backbone.to(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_synthetic_voc(Path(tmp), num_train=args.images, num_val=1, size=(375, 500))
+        data = DataConfig(root, batch_size=args.batch_size, num_workers=args.num_workers)
+        samples = train_samples(data)
+        transform = TransformConfig(args.input_size)
+        if args.mode == "bank":
+            extract = embedding_fn(backbone, info.num_prefix_tokens, device, dtype)
+            dim = info.embed_dim
+        else:
+            model = FungiModel(backbone, info.embed_dim, 96, 0).to(device)
+            config = FungiConfig()
+            layer = resolve_linear(model, config.gradients_layer)
+            projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
+            support_rows = torch.nn.functional.normalize(torch.randn(args.support_rows, info.embed_dim), dim=1)
+            index = build_index(support_rows.numpy(), IndexConfig(backend=args.index_backend, num_neighbors=5), device)
+            support = Support(support_rows.to(device), index, 5)
+            extract = fungi_feature_fn(model, info, config, projection, support, 2, device, dtype, 0)
+            dim = 2 * info.embed_dim
+        images = torch.randn(args.batch_size, 3, args.input_size, args.input_size)
+        extract(images)  # warm-up (allocations, kernels)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        fill_memory(samples, data, transform, MemoryConfig(None, 1), extract, info.patch_size, dim, desc=args.mode)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    out = {
+        "mode": args.mode, "model": args.model, "input_size": args.input_size, "batch_size": args.batch_size,
+        "images": args.images, "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "bf16": dtype is not None, "threads": torch.get_num_threads(),
+        "seconds_per_image": round(seconds / args.images, 4),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_gpu_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
+    }
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
