@@ -50,3 +50,21 @@ def test_pooling_keeps_each_negative_with_probability_q():
     assert 0.35 < keep.float().mean().item() < 0.65
     _, keep_all = pool_negatives(negatives, 1.0)
     assert keep_all.all()
+
+
+def test_bfloat16_autocast_matches_float32():
+    """The mixed-precision path (bf16 backbone and projection, as on CUDA with --use-fp16), run on the CPU:
+    per-patch cosine with the float32 features above 0.99."""
+    model = tiny_model()
+    torch.manual_seed(0)
+    images, support = torch.randn(2, 3, 32, 32), torch.nn.functional.normalize(torch.randn(60, 32), dim=1)
+    projection = torch.from_numpy(golden("fungi_features_reference.npz")["projection"])
+
+    def neighbors(tokens):
+        return support[torch.topk(tokens @ support.T, 4, dim=-1).indices]
+
+    args = (model, images, "backbone.blocks.1.attn.proj", projection, neighbors, 2)
+    full = fungi_features(*args).features
+    mixed = fungi_features(*args, autocast_dtype=torch.bfloat16).features
+    assert not torch.equal(full, mixed)  # bf16 really ran
+    assert (full * mixed).sum(-1).min().item() > 0.99

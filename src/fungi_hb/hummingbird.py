@@ -22,7 +22,7 @@ def predict_batch(queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Mem
     Args:
         queries: [B, P, D] patch features (P = G*G, row-major).
         neighbor_ids: [B*P, k] memory rows retrieved for each patch.
-        memory: features [M, D] and labels [M, C] on the queries' device.
+        memory: features [M, D] and labels [M, C], on the queries' device or in host RAM.
         temperature: label-transfer temperature.
         input_size: S.
     Returns:
@@ -30,8 +30,9 @@ def predict_batch(queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Mem
     """
     batch, patches, dim = queries.shape
     grid = int(round(patches ** 0.5))
-    keys = memory.features[neighbor_ids]  # (B*P, k, D)
-    values = memory.labels[neighbor_ids]  # (B*P, k, C)
+    ids = neighbor_ids.to(memory.features.device)  # a large memory stays in host RAM
+    keys = memory.features[ids].to(queries.device)  # (B*P, k, D)
+    values = memory.labels[ids].to(queries.device)  # (B*P, k, C)
     scores = transfer_labels(queries.reshape(-1, dim), keys, values, temperature)  # (B*P, C)
     return upsample_predictions(scores.reshape(batch, grid, grid, -1), input_size)  # (B, S, S)
 

@@ -24,7 +24,7 @@ from ..hummingbird import evaluate
 from ..memory_bank import FeatureFn, Memory, MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
 from ..memory_io import check_meta, load_features, load_memory, new_memory_id, save_memory
 from ..miou import matched_miou
-from ..search import IndexConfig, NeighborIndex, build_index, load_index, neighbours_returned, search_tensor
+from ..search import ExactIndex, IndexConfig, NeighborIndex, build_index, load_index, neighbours_returned, search_tensor
 from .common import StageTimer, embedding_fn, environment
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class EvalJob:
 class Support:
     """The support memory and index that give the negatives."""
 
-    features: torch.Tensor  # [Ms, E] on the device
+    features: torch.Tensor  # [Ms, E], on the device (exact index) or in host RAM (ScaNN)
     index: NeighborIndex
     k: int  # neighbours the index returns per query
 
@@ -93,7 +93,17 @@ def load_support(job: EvalJob, info: BackboneInfo, device: torch.device) -> Supp
     for key, value in (("size", features.shape[0]), ("dim", features.shape[1])):
         if index_meta.get(key) not in (None, value):
             raise UserError(f"The index {job.support_index} has {key} {index_meta[key]} but the memory has {value}. {fix}")
-    return Support(features.to(device), index, neighbours_returned(index, features.shape[1]))
+    if isinstance(index, ExactIndex):
+        features = index.data  # already on the device: no second copy
+    return Support(features, index, neighbours_returned(index, features.shape[1]))
+
+
+def memory_beside(index: NeighborIndex, memory: Memory) -> Memory:
+    """The evaluation memory where its look-ups are cheapest: with the exact index, its device tensor (no
+    second copy); with ScaNN, host RAM (a 10^7-row memory does not fit on a GPU next to the model)."""
+    if isinstance(index, ExactIndex):
+        return Memory(index.data, memory.labels.to(index.data.device))
+    return memory
 
 
 def capped_negatives(requested: int, available: int) -> int:
@@ -117,7 +127,8 @@ def fungi_feature_fn(model: FungiModel, info: BackboneInfo, config: FungiConfig,
     def neighbors(tokens: torch.Tensor) -> torch.Tensor:
         batch, num_tokens, embed = tokens.shape
         ids = search_tensor(support.index, tokens.reshape(-1, embed), support.k)  # (B*T, K)
-        return support.features[ids.to(support.features.device)].reshape(batch, num_tokens, support.k, embed)
+        vectors = support.features[ids.to(support.features.device)].to(device)  # (B*T, K, E)
+        return vectors.reshape(batch, num_tokens, support.k, embed)
 
     def extract(images: torch.Tensor) -> torch.Tensor:
         out = fungi_features(
@@ -215,7 +226,7 @@ def run_eval(job: EvalJob) -> dict:
         raise UserError(f"The evaluation memory has {memory.features.shape[1]} dims, {dim} expected.")
     with timer.stage("evaluation index"):
         index = build_index(memory.features.numpy(), job.index, device)
-        memory = Memory(memory.features.to(device), memory.labels.to(device))
+        memory = memory_beside(index, memory)
     with timer.stage("validation"):
         loader = make_loader(ResizedSegmentation(validation, job.transform), replace(job.data, num_workers=job.data.num_workers))
         confusion = evaluate(tqdm(loader, desc="validation"), extract, memory, index, job.temperature,
