@@ -119,3 +119,22 @@ def test_true_neighbour_layout_and_exact_backend(synthetic_voc, support_index, t
     results = json.loads(out.read_text())
     assert results["negatives_layout"] == "true" and results["num_negatives"] == 5  # capped at the index's k
     assert results["memory_rows"] == 192
+
+
+def test_a_failed_run_leaves_no_file_behind(synthetic_voc, tmp_path, monkeypatch):
+    from fungi_hb import atomic
+    from fungi_hb.search import ScannIndex
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("index build failed")
+
+    monkeypatch.setattr(ScannIndex, "build", broken)
+    with pytest.raises(RuntimeError):
+        create_memory_bank.main(bank_args(synthetic_voc, tmp_path))
+    assert not (tmp_path / "features.pth").exists() and not (tmp_path / "features.meta.json").exists()
+
+    with pytest.raises(ValueError):
+        with atomic.atomic_path(tmp_path / "x.pth") as tmp:
+            tmp.write_text("half")
+            raise ValueError
+    assert not list(tmp_path.glob("*x.pth*"))

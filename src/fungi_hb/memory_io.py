@@ -25,16 +25,20 @@ def new_memory_id() -> str:
     return uuid.uuid4().hex
 
 
-def save_memory(memory: Memory, features_path: Path, labels_path: Path, meta: dict) -> dict:
-    """Write features, labels, then the metadata (last: it marks a complete bank). Returns the meta."""
-    sidecar = meta_path(features_path)
-    sidecar.unlink(missing_ok=True)  # a stale sidecar must never describe new tensors
+def save_memory(memory: Memory, features_path: Path, labels_path: Path) -> None:
+    """Write features and labels. Any older sidecar is removed first: ``write_meta`` writes the new one
+    last, once everything that belongs to the bank (its index too) is complete."""
+    meta_path(features_path).unlink(missing_ok=True)
     save_tensor(memory.features.contiguous(), Path(features_path))
     save_tensor(memory.labels.contiguous(), Path(labels_path))
+
+
+def write_meta(memory: Memory, features_path: Path, meta: dict) -> dict:
+    """Write the metadata sidecar (with sizes, version and time added) and return it."""
     meta = dict(meta, rows=int(memory.features.shape[0]), dim=int(memory.features.shape[1]),
                 num_classes=int(memory.labels.shape[1]), package_version=__version__,
                 created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    save_json(meta, sidecar)
+    save_json(meta, meta_path(features_path))
     return meta
 
 

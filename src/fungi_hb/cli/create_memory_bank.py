@@ -8,7 +8,7 @@ from .run import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     flags.add_backbone_flags(parser)
     flags.add_data_flags(parser, batch_size=32, validation=False)
     flags.add_memory_flags(parser)

@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     flags.add_backbone_flags(parser)
     flags.add_data_flags(parser, batch_size=4, validation=True)
     flags.add_memory_flags(parser)

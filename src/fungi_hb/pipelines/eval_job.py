@@ -3,7 +3,7 @@ label transfer on the validation set -> matched mIoU and a results file."""
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -22,7 +22,7 @@ from ..fungi.projection import load_projection, make_projection, save_projection
 from ..fungi.token_gradients import resolve_linear, token_gradient_width
 from ..hummingbird import evaluate
 from ..memory_bank import FeatureFn, Memory, MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
-from ..memory_io import check_meta, load_features, load_memory, new_memory_id, save_memory
+from ..memory_io import check_meta, load_features, load_memory, new_memory_id, save_memory, write_meta
 from ..miou import matched_miou
 from ..search import ExactIndex, IndexConfig, NeighborIndex, build_index, load_index, neighbours_returned, search_tensor
 from .common import StageTimer, embedding_fn, environment
@@ -220,7 +220,8 @@ def run_eval(job: EvalJob) -> dict:
             if job.save_eval_memory is not None:
                 folder = Path(job.save_eval_memory)
                 folder.mkdir(parents=True, exist_ok=True)
-                save_memory(memory, folder / "features.pth", folder / "labels.pth", dict(meta, memory_id=new_memory_id()))
+                save_memory(memory, folder / "features.pth", folder / "labels.pth")
+                write_meta(memory, folder / "features.pth", dict(meta, memory_id=new_memory_id()))
                 logger.info("Saved the evaluation memory to %s (rerun with --load-eval-memory %s)", folder, folder)
     if memory.features.shape[1] != dim:
         raise UserError(f"The evaluation memory has {memory.features.shape[1]} dims, {dim} expected.")
@@ -228,7 +229,7 @@ def run_eval(job: EvalJob) -> dict:
         index = build_index(memory.features.numpy(), job.index, device)
         memory = memory_beside(index, memory)
     with timer.stage("validation"):
-        loader = make_loader(ResizedSegmentation(validation, job.transform), replace(job.data, num_workers=job.data.num_workers))
+        loader = make_loader(ResizedSegmentation(validation, job.transform), job.data)
         confusion = evaluate(tqdm(loader, desc="validation"), extract, memory, index, job.temperature,
                              info.input_size, device)
     result = matched_miou(confusion.numpy())

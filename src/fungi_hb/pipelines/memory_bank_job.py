@@ -11,7 +11,7 @@ from ..data.voc import DataConfig, train_samples
 from ..devices import autocast_dtype, resolve_device
 from ..errors import UserError
 from ..memory_bank import MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
-from ..memory_io import new_memory_id, save_memory
+from ..memory_io import new_memory_id, save_memory, write_meta
 from ..search import IndexConfig, build_index, save_index
 from .common import StageTimer, embedding_fn
 
@@ -38,7 +38,7 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
     """Build and save the memory bank and its index; returns the bank's metadata."""
     start = time.perf_counter()
     timer = StageTimer()
-    for path in (job.features_path, job.labels_path, job.index_dir / "x"):
+    for path in (job.features_path, job.labels_path, job.index_dir / "fungi_index.json"):
         check_writable(path)
     device = resolve_device(job.device)
     samples = train_samples(job.data)
@@ -63,15 +63,15 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
         "num_train_samples": job.data.num_train_samples, "num_images": len(samples),
         "data_dir": str(Path(job.data.data_dir).resolve()), "image_std": list(job.transform.std),
     }
-    with timer.stage("save"):
-        meta = save_memory(memory, job.features_path, job.labels_path, meta)
-    with timer.stage("index"):
+    with timer.stage("index"):  # before any file is written: a failure here leaves nothing behind
         index = build_index(memory.features.numpy(), job.index, device)
+    with timer.stage("save"):
+        save_memory(memory, job.features_path, job.labels_path)
         save_index(index, job.index_dir, job.index, memory_id)
-    seconds = time.perf_counter() - start
-    logger.info("Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s",
-                meta["rows"], meta["dim"], seconds, timer.seconds["features"] / max(1, len(samples) * job.memory.augmentation_epochs),
-                job.features_path, job.labels_path, job.index_dir)
+    meta = write_meta(memory, job.features_path, meta)  # last: marks the bank and its index complete
+    per_image = timer.seconds["features"] / (len(samples) * job.memory.augmentation_epochs)
+    logger.info("Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s", meta["rows"], meta["dim"],
+                time.perf_counter() - start, per_image, job.features_path, job.labels_path, job.index_dir)
     return dict(meta, seconds=timer.seconds, settings=_settings(job))
 
 
