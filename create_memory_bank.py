@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Build a memory bank of DINO patch features and its ScaNN support index. See README.md."""
+
 import sys
 from pathlib import Path
 

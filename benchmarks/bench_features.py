@@ -2,7 +2,8 @@
 """Seconds per image and peak memory of the two feature pipelines, on the real code path.
 
     python benchmarks/bench_features.py --mode bank  --input-size 512 --images 16
-    python benchmarks/bench_features.py --mode fungi --input-size 512 --images 8 --batch-size 4 [--device cuda --use-fp16]
+    python benchmarks/bench_features.py --mode fungi --input-size 512 --images 8 --batch-size 4 \
+        [--device cuda --use-fp16]
 
 ``bank`` times what create_memory_bank.py does per image (loading, augmentation, raw DINO features,
 patch labels, sampling); ``fungi`` what eval_gradients.py does per image to fill the evaluation memory
@@ -10,6 +11,7 @@ patch labels, sampling); ``fungi`` what eval_gradients.py does per image to fill
 (or --model) with random weights: the same arithmetic as the real checkpoint. Prints one JSON line.
 Peak host memory is the process's maximum RSS; peak GPU memory comes from torch.cuda.
 """
+
 import argparse
 import json
 import resource
@@ -53,7 +55,9 @@ def main() -> int:
     setup_logging("WARNING")
     device = resolve_device(args.device)
     dtype = autocast_dtype(device, args.use_fp16)
-    backbone, info = build_backbone(BackboneConfig(args.model, "random", args.input_size, 16 if "16" in args.model else 8))
+    backbone, info = build_backbone(
+        BackboneConfig(args.model, "random", args.input_size, 16 if "16" in args.model else 8)
+    )
     backbone.to(device)
     with tempfile.TemporaryDirectory() as tmp:
         root = make_synthetic_voc(Path(tmp), num_train=args.images, num_val=1, size=(375, 500))
@@ -84,9 +88,15 @@ def main() -> int:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     out = {
-        "mode": args.mode, "model": args.model, "input_size": args.input_size, "batch_size": args.batch_size,
-        "images": args.images, "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "bf16": dtype is not None, "threads": torch.get_num_threads(),
+        "mode": args.mode,
+        "model": args.model,
+        "input_size": args.input_size,
+        "batch_size": args.batch_size,
+        "images": args.images,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "bf16": dtype is not None,
+        "threads": torch.get_num_threads(),
         "seconds_per_image": round(seconds / args.images, 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_gpu_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,

@@ -7,6 +7,7 @@ on the same images, head, projection and support memory: per-patch cosine simila
 Needs a CUDA GPU. Random weights (the arithmetic of the real checkpoint); exact retrieval, so no ScaNN.
 Prints one JSON line; passes when the minimum cosine is above 0.99.
 """
+
 import argparse
 import json
 import sys
@@ -34,8 +35,16 @@ def features_on(device: torch.device, dtype: torch.dtype | None, args, images, s
     def neighbors(tokens: torch.Tensor) -> torch.Tensor:
         return support[torch.topk(tokens @ support.T, 5, dim=-1).indices]
 
-    out = fungi_features(model, images.to(device), LAYER, projection.to(device), neighbors, 2,
-                         negative_keep_probability=1.0, autocast_dtype=dtype)
+    out = fungi_features(
+        model,
+        images.to(device),
+        LAYER,
+        projection.to(device),
+        neighbors,
+        2,
+        negative_keep_probability=1.0,
+        autocast_dtype=dtype,
+    )
     return out.features.float().cpu()
 
 
@@ -60,8 +69,10 @@ def main() -> int:
     report = {"model": args.model, "input_size": args.input_size, "device_name": name}
     for label, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
         cosine = (features_on(device, dtype, args, images, support) * reference).sum(-1)  # (B, P)
-        report[f"{device.type}_{label}"] = {"min_cosine": round(cosine.min().item(), 5),
-                                            "mean_cosine": round(cosine.mean().item(), 5)}
+        report[f"{device.type}_{label}"] = {
+            "min_cosine": round(cosine.min().item(), 5),
+            "mean_cosine": round(cosine.mean().item(), 5),
+        }
     report["pass"] = all(v["min_cosine"] > 0.99 for k, v in report.items() if isinstance(v, dict))
     sys.stdout.write(json.dumps(report) + "\n")
     return 0 if report["pass"] else 1

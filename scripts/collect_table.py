@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Collect results files of scripts/table3.sh into one table (Markdown and CSV).
 
-    python scripts/collect_table.py runs/table3      # writes runs/table3/table3.md and table3.csv
+python scripts/collect_table.py runs/table3      # writes runs/table3/table3.md and table3.csv
 """
+
 import argparse
 import sys
 from pathlib import Path

@@ -5,6 +5,7 @@
 
 Prints the folder to pass as --data-dir.
 """
+
 import argparse
 import logging
 import sys
@@ -27,7 +28,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     setup_logging("INFO")
-    root = make_synthetic_voc(args.out, args.num_train, args.num_val, args.layout, (args.height, args.width), seed=args.seed)
+    root = make_synthetic_voc(
+        args.out, args.num_train, args.num_val, args.layout, (args.height, args.width), seed=args.seed
+    )
     sys.stdout.write(f"{root}\n")
     logging.getLogger(__name__).info("Pass --data-dir %s", root)
     return 0

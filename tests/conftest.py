@@ -1,4 +1,5 @@
 """Shared fixtures: the goldens folder, small synthetic datasets, a tiny random backbone."""
+
 import sys
 from pathlib import Path
 
@@ -35,9 +36,28 @@ def support_index(synthetic_voc, tmp_path_factory) -> Path:
     from fungi_hb.cli.create_memory_bank import main
 
     out = tmp_path_factory.mktemp("support")
-    code = main(["--data-dir", str(synthetic_voc), *TINY_MODEL, "--input-size", "64", "--batch-size", "8",
-                 "--num-workers", "0", "--memory-bank", str(out / "features.pth"),
-                 "--memory-bank-labels", str(out / "labels.pth"), "--scann-index", str(out / "index"),
-                 "--num-leaves", "16", "--num-leaves-to-search", "8"])
+    code = main(
+        [
+            "--data-dir",
+            str(synthetic_voc),
+            *TINY_MODEL,
+            "--input-size",
+            "64",
+            "--batch-size",
+            "8",
+            "--num-workers",
+            "0",
+            "--memory-bank",
+            str(out / "features.pth"),
+            "--memory-bank-labels",
+            str(out / "labels.pth"),
+            "--scann-index",
+            str(out / "index"),
+            "--num-leaves",
+            "16",
+            "--num-leaves-to-search",
+            "8",
+        ]
+    )
     assert code == 0
     return out

@@ -70,7 +70,9 @@ def test_no_weights_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
     try:
         with pytest.raises(UserError) as err:
             build_backbone(BackboneConfig("dino_vitb16", None, 64, 16))
-        assert "dino_vitbase16_pretrain.pth" in str(err.value) and str(tmp_path / "hub" / "checkpoints") in str(err.value)
+        assert "dino_vitbase16_pretrain.pth" in str(err.value) and str(tmp_path / "hub" / "checkpoints") in str(
+            err.value
+        )
     finally:
         torch.hub.set_dir(str(tmp_path / "unused"))
 
@@ -85,11 +87,14 @@ def test_hub_cache_is_used_offline(tmp_path, monkeypatch):
     assert info.weights_source == str(cached)
 
 
-@pytest.mark.parametrize("config, message", [
-    (BackboneConfig("dino_vitz99", "random", 64, 16), "Unknown --model"),
-    (BackboneConfig("dino_vits16", "random", 60, 16), "not a multiple"),
-    (BackboneConfig("dino_vits8", "random", 64, 16), "--patch-size 8"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (BackboneConfig("dino_vitz99", "random", 64, 16), "Unknown --model"),
+        (BackboneConfig("dino_vits16", "random", 60, 16), "not a multiple"),
+        (BackboneConfig("dino_vits8", "random", 64, 16), "--patch-size 8"),
+    ],
+)
 def test_bad_backbone_settings(config, message):
     with pytest.raises(UserError, match=message):
         build_backbone(config)

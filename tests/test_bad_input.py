@@ -1,14 +1,14 @@
 """Every bad input stops early with exit status 2 and a message that names the problem and the fix."""
+
 import shutil
 
 import pytest
 import timm
 import torch
+from test_scripts_e2e import bank_args, eval_args
 
-from conftest import TINY_MODEL
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.data.synthetic import make_synthetic_voc
-from test_scripts_e2e import bank_args, eval_args
 
 
 @pytest.fixture()
@@ -59,7 +59,9 @@ def test_unknown_model(voc, tmp_path, caplog):
 
 
 def test_weights_missing_or_unfit(voc, tmp_path, caplog):
-    assert "does not exist" in run_bank(replace_flag(bank_args(voc, tmp_path), "--weights", str(tmp_path / "w.pth")), caplog)
+    assert "does not exist" in run_bank(
+        replace_flag(bank_args(voc, tmp_path), "--weights", str(tmp_path / "w.pth")), caplog
+    )
     torch.save(timm.create_model("vit_small_patch16_224", num_classes=0).state_dict(), tmp_path / "small.pth")
     text = run_bank(replace_flag(bank_args(voc, tmp_path), "--weights", str(tmp_path / "small.pth")), caplog)
     assert "do not fit this architecture" in text
@@ -101,9 +103,23 @@ def test_index_built_from_another_memory(voc, support_index, tmp_path, caplog):
 
 def test_eval_memory_with_other_settings(voc, support_index, tmp_path, caplog):
     saved = tmp_path / "em"
-    assert eval_gradients.main(eval_args(voc, support_index, "--features", "embeddings", "--save-eval-memory", str(saved))) == 0
-    text = run_eval(eval_args(voc, support_index, "--features", "embeddings", "--load-eval-memory", str(saved),
-                              "--augmentation-epochs", "2"), caplog)
+    assert (
+        eval_gradients.main(eval_args(voc, support_index, "--features", "embeddings", "--save-eval-memory", str(saved)))
+        == 0
+    )
+    text = run_eval(
+        eval_args(
+            voc,
+            support_index,
+            "--features",
+            "embeddings",
+            "--load-eval-memory",
+            str(saved),
+            "--augmentation-epochs",
+            "2",
+        ),
+        caplog,
+    )
     assert "augmentation_epochs: 1 there, 2 now" in text
 
 
@@ -113,7 +129,9 @@ def test_empty_validation_split(voc, support_index, caplog):
 
 
 def test_wrong_layer_path(voc, support_index, caplog):
-    text = run_eval(replace_flag(eval_args(voc, support_index), "--gradients-layer", "backbone.blocks.12.attn.proj"), caplog)
+    text = run_eval(
+        replace_flag(eval_args(voc, support_index), "--gradients-layer", "backbone.blocks.12.attn.proj"), caplog
+    )
     assert "Closest Linear layers" in text and "backbone.blocks.1" in text
 
 

@@ -1,16 +1,19 @@
 """FUNGI features of the tiny goldens ViT against the published code's outputs."""
+
 import numpy as np
 import pytest
 import torch
+from test_token_gradients import tiny_model
 
 from conftest import golden
 from fungi_hb.fungi import FungiModel, fungi_features
 from fungi_hb.fungi.negatives import NeighborLayout, pool_negatives, select_negatives
-from test_token_gradients import tiny_model
 
 
-@pytest.mark.parametrize("name, layout", [("fungi_features_reference.npz", NeighborLayout.PUBLISHED),
-                                          ("fungi_features_neighbors.npz", NeighborLayout.TRUE)])
+@pytest.mark.parametrize(
+    "name, layout",
+    [("fungi_features_reference.npz", NeighborLayout.PUBLISHED), ("fungi_features_neighbors.npz", NeighborLayout.TRUE)],
+)
 @pytest.mark.parametrize("chunk", [None, 5])
 def test_golden(name, layout, chunk):
     g = golden(name)
@@ -24,9 +27,18 @@ def test_golden(name, layout, chunk):
         assert tokens.shape == (3, 17, 32)
         return memory[ids].reshape(3, 17, 4, 32)
 
-    out = fungi_features(model, torch.from_numpy(g["images"]), "backbone.blocks.1.attn.proj",
-                         torch.from_numpy(g["projection"]), neighbors, num_negatives=2, layout=layout,
-                         negative_keep_probability=1.0, simclr_temperature=0.07, chunk_tokens=chunk)
+    out = fungi_features(
+        model,
+        torch.from_numpy(g["images"]),
+        "backbone.blocks.1.attn.proj",
+        torch.from_numpy(g["projection"]),
+        neighbors,
+        num_negatives=2,
+        layout=layout,
+        negative_keep_probability=1.0,
+        simclr_temperature=0.07,
+        chunk_tokens=chunk,
+    )
     expected = torch.from_numpy(g["expected_features"])
     assert out.features.shape == (3, 16, 64)
     assert ((out.features - expected).norm() / expected.norm()).item() < 2e-3

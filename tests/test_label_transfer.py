@@ -10,8 +10,12 @@ from fungi_hb.miou import confusion_matrix, matched_miou
 
 def test_label_transfer_golden():
     g = golden("label_transfer.npz")
-    out = transfer_labels(torch.from_numpy(g["queries"]), torch.from_numpy(g["keys"]),
-                          torch.from_numpy(g["values"]), float(g["temperature"]))
+    out = transfer_labels(
+        torch.from_numpy(g["queries"]),
+        torch.from_numpy(g["keys"]),
+        torch.from_numpy(g["values"]),
+        float(g["temperature"]),
+    )
     np.testing.assert_allclose(out.numpy(), g["expected"], atol=1e-5)
 
 

@@ -46,8 +46,9 @@ def test_confusion_matrix_route_equals_pixelwise(seed, num_classes):
     rng = np.random.default_rng(seed)
     gt = rng.integers(0, num_classes, size=3000).astype(np.uint8)
     gt[rng.random(3000) < 0.1] = 255  # ignore pixels
-    pred = np.where(rng.random(3000) < 0.6, (gt.astype(int) + seed) % num_classes,
-                    rng.integers(0, num_classes, 3000)).astype(np.uint8)
+    pred = np.where(
+        rng.random(3000) < 0.6, (gt.astype(int) + seed) % num_classes, rng.integers(0, num_classes, 3000)
+    ).astype(np.uint8)
     conf = confusion_matrix(torch.from_numpy(gt), torch.from_numpy(pred), num_classes).numpy()
     assert conf.sum() == np.sum(gt != 255)
     assert matched_miou(conf).miou == pytest.approx(slow_matched_miou(gt, pred, num_classes), abs=1e-12)
@@ -58,5 +59,5 @@ def test_confusion_matrix_accumulates_over_batches():
     gt = torch.from_numpy(rng.integers(0, 21, size=(4, 8, 8)).astype(np.uint8))
     pred = torch.from_numpy(rng.integers(0, 21, size=(4, 8, 8)))
     whole = confusion_matrix(gt, pred, 21)
-    parts = sum(confusion_matrix(gt[i:i + 1], pred[i:i + 1], 21) for i in range(4))
+    parts = sum(confusion_matrix(gt[i : i + 1], pred[i : i + 1], 21) for i in range(4))
     assert torch.equal(whole, parts)

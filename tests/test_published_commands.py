@@ -1,5 +1,6 @@
 """The commands of the published README run unchanged: both parsers take every flag and resolve them to
 the documented settings."""
+
 import logging
 import re
 import shlex

@@ -1,4 +1,5 @@
 """The README's Python example runs as written."""
+
 import re
 
 from conftest import ROOT
@@ -8,8 +9,12 @@ def test_python_api_example_runs():
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
     assert blocks, "the README lost its Python example"
     namespace: dict = {}
-    exec(compile(blocks[0].replace('sys.path.insert(0, "src")', f'sys.path.insert(0, "{ROOT / "src"}")'),
-                 "README.md", "exec"), namespace)
+    exec(
+        compile(
+            blocks[0].replace('sys.path.insert(0, "src")', f'sys.path.insert(0, "{ROOT / "src"}")'), "README.md", "exec"
+        ),
+        namespace,
+    )
     assert namespace["out"].features.shape == (2, 196, 768)
 
 

@@ -1,4 +1,5 @@
 """Both scripts end to end on a synthetic dataset with a small random backbone, on the CPU."""
+
 import json
 import logging
 import shutil
@@ -15,16 +16,55 @@ pytestmark = pytest.mark.slow
 
 
 def bank_args(data, out, *extra):
-    return ["--data-dir", str(data), *TINY_MODEL, "--input-size", "64", "--batch-size", "8", "--num-workers", "0",
-            "--memory-bank", str(out / "features.pth"), "--memory-bank-labels", str(out / "labels.pth"),
-            "--scann-index", str(out / "index"), "--num-leaves", "16", "--num-leaves-to-search", "8", *extra]
+    return [
+        "--data-dir",
+        str(data),
+        *TINY_MODEL,
+        "--input-size",
+        "64",
+        "--batch-size",
+        "8",
+        "--num-workers",
+        "0",
+        "--memory-bank",
+        str(out / "features.pth"),
+        "--memory-bank-labels",
+        str(out / "labels.pth"),
+        "--scann-index",
+        str(out / "index"),
+        "--num-leaves",
+        "16",
+        "--num-leaves-to-search",
+        "8",
+        *extra,
+    ]
 
 
 def eval_args(data, support, *extra):
-    return ["--data-dir", str(data), *TINY_MODEL, "--input-size", "64", "--batch-size", "4", "--num-workers", "0",
-            "--memory-bank", str(support / "features.pth"), "--scann-index", str(support / "index"),
-            "--num-leaves", "16", "--num-leaves-to-search", "8", "--num-neighbors", "10",
-            "--gradients-layer", "backbone.blocks.11.attn.proj", *extra]
+    return [
+        "--data-dir",
+        str(data),
+        *TINY_MODEL,
+        "--input-size",
+        "64",
+        "--batch-size",
+        "4",
+        "--num-workers",
+        "0",
+        "--memory-bank",
+        str(support / "features.pth"),
+        "--scann-index",
+        str(support / "index"),
+        "--num-leaves",
+        "16",
+        "--num-leaves-to-search",
+        "8",
+        "--num-neighbors",
+        "10",
+        "--gradients-layer",
+        "backbone.blocks.11.attn.proj",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("memory_size", [None, 240])
@@ -68,12 +108,33 @@ def test_scann_neighbours_of_a_real_memory_agree_with_exact(synthetic_voc, tmp_p
 def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     memory_dir = tmp_path / "eval_memory"
-    args = eval_args(synthetic_voc, tmp_path, "--features", "embeddings", "--output", str(tmp_path / "res.json"),
-                     "--save-eval-memory", str(memory_dir))
+    args = eval_args(
+        synthetic_voc,
+        tmp_path,
+        "--features",
+        "embeddings",
+        "--output",
+        str(tmp_path / "res.json"),
+        "--save-eval-memory",
+        str(memory_dir),
+    )
     assert eval_gradients.main(args) == 0
     results = json.loads((tmp_path / "res.json").read_text())
-    for key in ("miou", "miou_percent", "per_class_iou", "tp", "fp", "fn", "pixels", "settings", "backbone",
-                "environment", "seconds", "num_val_images", "memory_rows"):
+    for key in (
+        "miou",
+        "miou_percent",
+        "per_class_iou",
+        "tp",
+        "fp",
+        "fn",
+        "pixels",
+        "settings",
+        "backbone",
+        "environment",
+        "seconds",
+        "num_val_images",
+        "memory_rows",
+    ):
         assert key in results
     assert set(results["per_class_iou"]) >= {"background", "aeroplane", "tvmonitor"}
     assert results["backbone"]["weights_source"].startswith("random")
@@ -85,8 +146,16 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
     shutil.copytree(memory_dir, shuffled)
     labels = torch.load(shuffled / "labels.pth")
     torch.save(labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))], shuffled / "labels.pth")
-    args = eval_args(synthetic_voc, tmp_path, "--features", "embeddings", "--output", str(tmp_path / "shuf.json"),
-                     "--load-eval-memory", str(shuffled))
+    args = eval_args(
+        synthetic_voc,
+        tmp_path,
+        "--features",
+        "embeddings",
+        "--output",
+        str(tmp_path / "shuf.json"),
+        "--load-eval-memory",
+        str(shuffled),
+    )
     assert eval_gradients.main(args) == 0
     baseline = json.loads((tmp_path / "shuf.json").read_text())
     assert results["miou"] > baseline["miou"] + 0.05, (results["miou"], baseline["miou"])
@@ -95,8 +164,18 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
 def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
     # the exact evaluation backend is deterministic (ScaNN's index training is not, across processes)
     out = tmp_path / "fungi.json"
-    args = eval_args(synthetic_voc, support_index, "--output", str(out), "--negative-batch-percent", "0.5",
-                     "--save-projection-matrix", str(tmp_path / "r.pth"), "--index-backend", "exact")
+    args = eval_args(
+        synthetic_voc,
+        support_index,
+        "--output",
+        str(out),
+        "--negative-batch-percent",
+        "0.5",
+        "--save-projection-matrix",
+        str(tmp_path / "r.pth"),
+        "--index-backend",
+        "exact",
+    )
     assert eval_gradients.main(args) == 0
     results = json.loads(out.read_text())
     assert results["features"] == "fungi" and results["negatives_layout"] == "published"
@@ -104,17 +183,38 @@ def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
     assert 0 < results["miou"] <= 1
     assert torch.load(tmp_path / "r.pth").shape == (192, 192 * 193)
     # reusing the saved projection reproduces the run exactly
-    args2 = eval_args(synthetic_voc, support_index, "--output", str(tmp_path / "again.json"),
-                      "--negative-batch-percent", "0.5", "--projection-matrix", str(tmp_path / "r.pth"),
-                      "--index-backend", "exact")
+    args2 = eval_args(
+        synthetic_voc,
+        support_index,
+        "--output",
+        str(tmp_path / "again.json"),
+        "--negative-batch-percent",
+        "0.5",
+        "--projection-matrix",
+        str(tmp_path / "r.pth"),
+        "--index-backend",
+        "exact",
+    )
     assert eval_gradients.main(args2) == 0
     assert json.loads((tmp_path / "again.json").read_text())["miou"] == results["miou"]
 
 
 def test_true_neighbour_layout_and_exact_backend(synthetic_voc, support_index, tmp_path):
     out = tmp_path / "true.json"
-    args = eval_args(synthetic_voc, support_index, "--output", str(out), "--negatives-layout", "true",
-                     "--index-backend", "exact", "--n-neighbors", "30", "--memory-size", "192")
+    args = eval_args(
+        synthetic_voc,
+        support_index,
+        "--output",
+        str(out),
+        "--negatives-layout",
+        "true",
+        "--index-backend",
+        "exact",
+        "--n-neighbors",
+        "30",
+        "--memory-size",
+        "192",
+    )
     assert eval_gradients.main(args) == 0
     results = json.loads(out.read_text())
     assert results["negatives_layout"] == "true" and results["num_negatives"] == 5  # capped at the index's k

@@ -1,4 +1,5 @@
 """The shell scripts as users run them: the smoke run and the Table 3 pipeline on tiny settings."""
+
 import os
 import subprocess
 import sys
@@ -24,12 +25,37 @@ def test_smoke_run(tmp_path):
 
 
 def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
-    data = subprocess.run([sys.executable, "scripts/make_synthetic_voc.py", str(tmp_path / "data"), "--num-train", "8",
-                           "--num-val", "4", "--height", "48", "--width", "64"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
-    env = dict(DATA_DIR=data, OUT_DIR=str(tmp_path / "t3"), BACKBONES="vit_tiny_patch16_224", MEMORY_SIZES="64 128",
-               IMAGE_SIZE="64", WEIGHTS="random", NUM_LEAVES="16", NUM_LEAVES_TO_SEARCH="8", NUM_NEIGHBORS="10",
-               EXTRA_ARGS="--num-workers 0")
+    data = subprocess.run(
+        [
+            sys.executable,
+            "scripts/make_synthetic_voc.py",
+            str(tmp_path / "data"),
+            "--num-train",
+            "8",
+            "--num-val",
+            "4",
+            "--height",
+            "48",
+            "--width",
+            "64",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    env = dict(
+        DATA_DIR=data,
+        OUT_DIR=str(tmp_path / "t3"),
+        BACKBONES="vit_tiny_patch16_224",
+        MEMORY_SIZES="64 128",
+        IMAGE_SIZE="64",
+        WEIGHTS="random",
+        NUM_LEAVES="16",
+        NUM_LEAVES_TO_SEARCH="8",
+        NUM_NEIGHBORS="10",
+        EXTRA_ARGS="--num-workers 0",
+    )
     run_script(["scripts/table3.sh"], **env)
     csv_lines = (tmp_path / "t3" / "table3.csv").read_text().splitlines()
     assert csv_lines[0] == "model,features,M=64,M=128,weights"

@@ -1,4 +1,5 @@
 """Per-token gradients from hooks versus autograd on a network whose layer has one weight copy per token."""
+
 import pytest
 import torch
 from torch import nn
@@ -14,8 +15,9 @@ from fungi_hb.fungi.token_gradients import record_layer, resolve_linear
 def tiny_model() -> FungiModel:
     import timm
 
-    vit = timm.models.vision_transformer.VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2,
-                                                            num_heads=2, num_classes=0)
+    vit = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=0
+    )
     vit.load_state_dict(torch.load(GOLDENS / "fungi_vit.pth"))
     return FungiModel(vit, 32, 8, seed=0)
 
@@ -37,8 +39,15 @@ def loss_of(model: FungiModel, images: torch.Tensor, negatives: torch.Tensor) ->
     return patch_info_nce(latents, model.fc(negatives), None, 0.07)
 
 
-@pytest.mark.parametrize("path", ["backbone.blocks.1.attn.proj", "backbone.blocks.1.mlp.fc2",
-                                  "backbone.blocks.0.attn.qkv", "backbone.blocks.0.mlp.fc1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "backbone.blocks.1.attn.proj",
+        "backbone.blocks.1.mlp.fc2",
+        "backbone.blocks.0.attn.qkv",
+        "backbone.blocks.0.mlp.fc1",
+    ],
+)
 def test_hooked_gradients_equal_per_token_autograd(path):
     torch.manual_seed(0)
     model = tiny_model()

@@ -1,5 +1,6 @@
 """Writes that leave either the complete new file or nothing: a killed run never leaves a file that
 looks whole. Each writer fills a temporary sibling and renames it into place."""
+
 import json
 import os
 import shutil

@@ -4,6 +4,7 @@ Weights are found in this order: ``--weights PATH`` (an official DINO checkpoint
 or a timm checkpoint); the torch hub cache; a download when online. ``--weights random`` builds a
 randomly initialised backbone for tests and demos.
 """
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,7 @@ def extract_state_dict(checkpoint: object) -> dict[str, torch.Tensor]:
     for key, value in checkpoint.items():
         for prefix in ("module.", "backbone."):
             if key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         if key.startswith("head.") or not torch.is_tensor(value):
             continue
         state[key] = value
@@ -204,6 +205,13 @@ def build_backbone(config: BackboneConfig) -> tuple[nn.Module, BackboneInfo]:
         input_size=config.input_size,
         num_prefix_tokens=backbone.num_prefix_tokens,
     )
-    logger.info("Backbone %s (E=%d, %d px, %dx%d patches), weights: %s",
-                config.model, info.embed_dim, config.input_size, grid, grid, source)
+    logger.info(
+        "Backbone %s (E=%d, %d px, %dx%d patches), weights: %s",
+        config.model,
+        info.embed_dim,
+        config.input_size,
+        grid,
+        grid,
+        source,
+    )
     return backbone, info

@@ -1,4 +1,5 @@
 """Which device and precision a run uses."""
+
 import logging
 
 import torch

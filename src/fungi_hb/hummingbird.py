@@ -2,6 +2,7 @@
 
 Streams: each batch adds to a C x C confusion matrix and nothing else is kept.
 """
+
 import logging
 from typing import Iterable
 
@@ -15,8 +16,9 @@ from .search import NeighborIndex, search_tensor
 logger = logging.getLogger(__name__)
 
 
-def predict_batch(queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Memory, temperature: float,
-                  input_size: int) -> torch.Tensor:
+def predict_batch(
+    queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Memory, temperature: float, input_size: int
+) -> torch.Tensor:
     """Predicted class ids of a batch.
 
     Args:
@@ -29,7 +31,7 @@ def predict_batch(queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Mem
         [B, S, S] int64 class ids.
     """
     batch, patches, dim = queries.shape
-    grid = int(round(patches ** 0.5))
+    grid = int(round(patches**0.5))
     ids = neighbor_ids.to(memory.features.device)  # a large memory stays in host RAM
     keys = memory.features[ids].to(queries.device)  # (B*P, k, D)
     values = memory.labels[ids].to(queries.device)  # (B*P, k, C)
@@ -37,9 +39,15 @@ def predict_batch(queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Mem
     return upsample_predictions(scores.reshape(batch, grid, grid, -1), input_size)  # (B, S, S)
 
 
-def evaluate(batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], feature_fn: FeatureFn,
-             memory: Memory, index: NeighborIndex, temperature: float, input_size: int,
-             device: torch.device) -> torch.Tensor:
+def evaluate(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    feature_fn: FeatureFn,
+    memory: Memory,
+    index: NeighborIndex,
+    temperature: float,
+    input_size: int,
+    device: torch.device,
+) -> torch.Tensor:
     """Confusion matrix [C, C] (rows ground truth) over all validation pixels not marked 255."""
     num_classes = memory.labels.shape[1]
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)

@@ -1,4 +1,5 @@
 """HummingBird soft label transfer from retrieved neighbours (METHOD section 7)."""
+
 import torch
 import torch.nn.functional as F
 

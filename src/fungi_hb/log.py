@@ -1,4 +1,5 @@
 """Logging set-up, done once by the scripts; modules only call ``logging.getLogger(__name__)``."""
+
 import logging
 import os
 import sys

@@ -1,5 +1,6 @@
 """Filling a memory bank: patch features and patch labels of augmented training images
 (METHOD section 4), bounded with the rare-class-first rule or unbounded."""
+
 import logging
 from dataclasses import dataclass
 from typing import Callable
@@ -11,8 +12,8 @@ from tqdm import tqdm
 from .data.layout import NUM_CLASSES, Sample
 from .data.transforms import TransformConfig
 from .data.voc import AugmentedSegmentation, DataConfig, make_loader
-from .patch_labels import patch_label_distributions
 from .errors import UserError
+from .patch_labels import patch_label_distributions
 from .sampling import patches_per_image, select_patches
 
 logger = logging.getLogger(__name__)
@@ -69,11 +70,17 @@ def check_fits_in_ram(rows: int, dim: int, num_classes: int = NUM_CLASSES) -> No
             f"{available / gib:.1f} GiB of RAM is available. Lower --memory-size or use a larger machine."
         )
     if 2 * need > available:
-        logger.warning("The memory bank takes %.1f GiB of the %.1f GiB available; building its index copies it "
-                       "and may run out of memory.", need / gib, available / gib)
+        logger.warning(
+            "The memory bank takes %.1f GiB of the %.1f GiB available; building its index copies it "
+            "and may run out of memory.",
+            need / gib,
+            available / gib,
+        )
 
 
-def gather_rows(features: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def gather_rows(
+    features: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of the memory from one batch.
 
     Args:
@@ -87,8 +94,16 @@ def gather_rows(features: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor
     return features.flatten(0, 1), labels.flatten(0, 1)
 
 
-def fill_memory(samples: list[Sample], data: DataConfig, transform: TransformConfig, config: MemoryConfig,
-                feature_fn: FeatureFn, patch_size: int, dim: int, desc: str = "memory bank") -> Memory:
+def fill_memory(
+    samples: list[Sample],
+    data: DataConfig,
+    transform: TransformConfig,
+    config: MemoryConfig,
+    feature_fn: FeatureFn,
+    patch_size: int,
+    dim: int,
+    desc: str = "memory bank",
+) -> Memory:
     """Run ``feature_fn`` over ``augmentation_epochs`` augmented passes and keep the chosen rows."""
     grid = transform.input_size // patch_size
     keep_per_image, rows = memory_rows(config, len(samples), grid * grid)
@@ -103,11 +118,15 @@ def fill_memory(samples: list[Sample], data: DataConfig, transform: TransformCon
             labs = patch_label_distributions(masks, patch_size, config.num_classes).flatten(1, 2)  # (B, P, C)
             keep = None if keep_per_image is None else select_patches(labs, keep_per_image, generator)
             f_rows, l_rows = gather_rows(feats, labs, keep)
-            features[filled:filled + len(f_rows)] = f_rows
-            labels[filled:filled + len(l_rows)] = l_rows
+            features[filled : filled + len(f_rows)] = f_rows
+            labels[filled : filled + len(l_rows)] = l_rows
             filled += len(f_rows)
     if filled != rows:  # cannot happen with fixed-size images; keep only filled rows all the same
         logger.warning("Filled %d of %d memory rows; keeping the filled rows only.", filled, rows)
-    logger.info("Memory bank: %d rows of dimension %d (%s).", filled, dim,
-                "all patches" if keep_per_image is None else f"{keep_per_image} patches per image")
+    logger.info(
+        "Memory bank: %d rows of dimension %d (%s).",
+        filled,
+        dim,
+        "all patches" if keep_per_image is None else f"{keep_per_image} patches per image",
+    )
     return Memory(features[:filled], labels[:filled])

@@ -1,5 +1,6 @@
 """Memory banks on disk: ``features.pth`` and ``labels.pth`` as plain tensors (the published format,
 so banks of the published code load too) and a metadata sidecar ``<features stem>.meta.json``."""
+
 import json
 import logging
 import uuid
@@ -35,9 +36,14 @@ def save_memory(memory: Memory, features_path: Path, labels_path: Path) -> None:
 
 def write_meta(memory: Memory, features_path: Path, meta: dict) -> dict:
     """Write the metadata sidecar (with sizes, version and time added) and return it."""
-    meta = dict(meta, rows=int(memory.features.shape[0]), dim=int(memory.features.shape[1]),
-                num_classes=int(memory.labels.shape[1]), package_version=__version__,
-                created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    meta = dict(
+        meta,
+        rows=int(memory.features.shape[0]),
+        dim=int(memory.features.shape[1]),
+        num_classes=int(memory.labels.shape[1]),
+        package_version=__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     save_json(meta, meta_path(features_path))
     return meta
 
@@ -54,8 +60,11 @@ def _load_tensor(path: Path, what: str) -> torch.Tensor:
 def load_meta(features_path: Path) -> dict:
     sidecar = meta_path(features_path)
     if not sidecar.is_file():
-        logger.warning("%s has no metadata sidecar (%s; made by the published code?): only sizes are checked.",
-                       features_path, sidecar.name)
+        logger.warning(
+            "%s has no metadata sidecar (%s; made by the published code?): only sizes are checked.",
+            features_path,
+            sidecar.name,
+        )
         return {}
     return json.loads(sidecar.read_text())
 

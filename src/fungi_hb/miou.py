@@ -2,6 +2,7 @@
 
 The metric is computed from a C x C confusion matrix, so no pixel needs to be kept after its batch.
 """
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Per-patch class distributions of segmentation masks (METHOD section 2)."""
+
 import torch
 import torch.nn.functional as F
 

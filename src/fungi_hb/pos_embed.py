@@ -1,4 +1,5 @@
 """Resampling of ViT position embeddings to another input size, as DINO does it."""
+
 import math
 
 import torch

@@ -1,4 +1,5 @@
 """Table 3 from results files laid out as ``<folder>/<model>/<memory size>/results_<features>.json``."""
+
 import csv
 import io
 import json
@@ -22,8 +23,10 @@ def collect(folder: Path) -> list[dict]:
         weights[model] = result["backbone"]["weights_source"]
     if not cells:
         logger.warning("No results files under %s.", folder)
-    return [{"model": model, "features": features, "weights": weights[model], "miou": by_size}
-            for (model, features), by_size in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1] != "embeddings"))]
+    return [
+        {"model": model, "features": features, "weights": weights[model], "miou": by_size}
+        for (model, features), by_size in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1] != "embeddings"))
+    ]
 
 
 def render(rows: list[dict]) -> tuple[str, str]:

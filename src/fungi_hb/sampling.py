@@ -1,4 +1,5 @@
 """Which patches of an image enter a bounded memory (METHOD section 4): rare classes first."""
+
 import torch
 
 from .errors import UserError

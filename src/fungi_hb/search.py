@@ -3,6 +3,7 @@
 Both answer ``search(queries, k) -> [N, k] int64 ids`` by dot product. An index is saved as a folder
 holding the backend's files and ``fungi_index.json`` (backend, k, size, dim, the memory it indexes).
 """
+
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -73,7 +74,10 @@ class ScannIndex:
         searcher = (
             scann.builder(data, config.num_neighbors, "dot_product")
             .tree(num_leaves=leaves, num_leaves_to_search=to_search, training_sample_size=size)
-            .score_ah(config.dimensions_per_block, anisotropic_quantization_threshold=config.anisotropic_quantization_threshold)
+            .score_ah(
+                config.dimensions_per_block,
+                anisotropic_quantization_threshold=config.anisotropic_quantization_threshold,
+            )
             .reorder(config.num_reordering_candidates)
             .build()
         )
@@ -109,7 +113,9 @@ class ExactIndex:
         self.query_chunk = query_chunk
 
     @classmethod
-    def build(cls, data: np.ndarray | torch.Tensor, config: IndexConfig, device: torch.device | str = "cpu") -> "ExactIndex":
+    def build(
+        cls, data: np.ndarray | torch.Tensor, config: IndexConfig, device: torch.device | str = "cpu"
+    ) -> "ExactIndex":
         tensor = torch.as_tensor(data, dtype=torch.float32).to(device)
         return cls(tensor, config.num_neighbors, config.query_chunk)
 
@@ -119,7 +125,7 @@ class ExactIndex:
         queries = queries.to(self.data.device, torch.float32)
         out = []
         for start in range(0, queries.shape[0], self.query_chunk):
-            scores = queries[start:start + self.query_chunk] @ self.data.T  # (n, M)
+            scores = queries[start : start + self.query_chunk] @ self.data.T  # (n, M)
             out.append(torch.topk(scores, k, dim=1).indices)  # (n, k)
         return torch.cat(out) if out else torch.empty(0, k, dtype=torch.int64, device=self.data.device)
 
@@ -153,8 +159,14 @@ def build_index(data: np.ndarray, config: IndexConfig, device: torch.device | st
 
 def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_id: str) -> None:
     """Write the index folder atomically, with ``fungi_index.json`` naming the memory it indexes."""
-    meta = {"backend": config.backend, "k": index.k, "size": index.size, "dim": index.dim,
-            "memory_id": memory_id, "config": asdict(config)}
+    meta = {
+        "backend": config.backend,
+        "k": index.k,
+        "size": index.size,
+        "dim": index.dim,
+        "memory_id": memory_id,
+        "config": asdict(config),
+    }
     with atomic_dir(Path(folder)) as tmp:
         index.save(tmp)
         (tmp / INDEX_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -169,8 +181,11 @@ def load_index(folder: Path, device: torch.device | str = "cpu") -> tuple[Neighb
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
     elif (folder / "scann_assets.pbtxt").is_file():
-        logger.warning("%s has no %s (made by the published code?): sizes will be checked against the memory only.",
-                       folder, INDEX_META)
+        logger.warning(
+            "%s has no %s (made by the published code?): sizes will be checked against the memory only.",
+            folder,
+            INDEX_META,
+        )
         meta = {"backend": "scann", "k": None, "size": None, "dim": None, "memory_id": None}
     else:
         raise UserError(f"{folder} holds neither a ScaNN index nor {INDEX_META}. Rebuild it.")
@@ -178,13 +193,6 @@ def load_index(folder: Path, device: torch.device | str = "cpu") -> tuple[Neighb
         return ExactIndex.load(folder, meta, device), meta
     index = ScannIndex.load(folder, meta)
     return index, meta
-
-
-def neighbours_returned(index: NeighborIndex, dim: int) -> int:
-    """k of an index, asked with one probe query when its metadata does not say (published index)."""
-    if index.k is None:
-        index.k = int(index.search(np.ones((1, dim), np.float32)).shape[1])
-    return index.k
 
 
 def neighbours_returned(index: NeighborIndex, dim: int) -> int:

@@ -1,4 +1,5 @@
 """eval_gradients.py: dense FUNGI features -> evaluation memory -> HummingBird label transfer -> mIoU."""
+
 import argparse
 import logging
 from pathlib import Path
@@ -18,53 +19,101 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_memory_flags(parser)
     flags.add_index_flags(parser, num_neighbors=30, leaves_to_search=32, reordering=120)
     support = parser.add_argument_group("support index (from create_memory_bank.py)")
-    support.add_argument("--memory-bank", type=Path, default=Path("support_index/features.pth"),
-                         help="Support memory features; negatives are looked up here.")
+    support.add_argument(
+        "--memory-bank",
+        type=Path,
+        default=Path("support_index/features.pth"),
+        help="Support memory features; negatives are looked up here.",
+    )
     support.add_argument("--scann-index", type=Path, default=Path("support_index/index"), help="Support index folder.")
     fungi = parser.add_argument_group("FUNGI features")
-    fungi.add_argument("--features", choices=("fungi", "embeddings"), default="fungi",
-                       help="fungi (gradients + features, the paper) or embeddings (raw features baseline).")
-    fungi.add_argument("--gradients-layer", default="backbone.blocks.11.attn.proj",
-                       help="Dotted path of the Linear layer whose per-patch gradients are used.")
+    fungi.add_argument(
+        "--features",
+        choices=("fungi", "embeddings"),
+        default="fungi",
+        help="fungi (gradients + features, the paper) or embeddings (raw features baseline).",
+    )
+    fungi.add_argument(
+        "--gradients-layer",
+        default="backbone.blocks.11.attn.proj",
+        help="Dotted path of the Linear layer whose per-patch gradients are used.",
+    )
     fungi.add_argument("--latent-dim", type=int, default=96, help="Output size of the random head.")
-    fungi.add_argument("--num-negative-neighbors", "--n-neighbors", dest="num_negative_neighbors", type=int, default=2,
-                       help="Negatives per token from the support index (2 in the paper); --n-neighbors is the "
-                            "published README's alias. Capped at the index's k, with a warning.")
-    fungi.add_argument("--negative-batch-percent", type=float, default=0.5,
-                       help="Probability of keeping each pooled negative (1 keeps all).")
+    fungi.add_argument(
+        "--num-negative-neighbors",
+        "--n-neighbors",
+        dest="num_negative_neighbors",
+        type=int,
+        default=2,
+        help="Negatives per token from the support index (2 in the paper); --n-neighbors is the "
+        "published README's alias. Capped at the index's k, with a warning.",
+    )
+    fungi.add_argument(
+        "--negative-batch-percent",
+        type=float,
+        default=0.5,
+        help="Probability of keeping each pooled negative (1 keeps all).",
+    )
     fungi.add_argument("--simclr-temperature", type=float, default=0.07, help="Temperature of the SimCLR loss.")
-    fungi.add_argument("--negatives-layout", choices=[m.value for m in NeighborLayout], default="published",
-                       help="published: the published code's scrambled neighbour layout (reproduces the paper); "
-                            "true: the retrieved neighbours themselves.")
+    fungi.add_argument(
+        "--negatives-layout",
+        choices=[m.value for m in NeighborLayout],
+        default="published",
+        help="published: the published code's scrambled neighbour layout (reproduces the paper); "
+        "true: the retrieved neighbours themselves.",
+    )
     fungi.add_argument("--projection-matrix", type=Path, default=None, help="Load the +1/-1 projection from here.")
     fungi.add_argument("--save-projection-matrix", type=Path, default=None, help="Save the projection here.")
     fungi.add_argument("--projection-chunk", type=int, default=None, help="Tokens per projection chunk (auto).")
     evaluation = parser.add_argument_group("evaluation")
-    evaluation.add_argument("--temperature", type=float, default=0.02,
-                            help="Label-transfer softmax temperature (0.02; 0.1 for the data-efficient runs).")
+    evaluation.add_argument(
+        "--temperature",
+        type=float,
+        default=0.02,
+        help="Label-transfer softmax temperature (0.02; 0.1 for the data-efficient runs).",
+    )
     evaluation.add_argument("--output", type=Path, default=None, help="Write a JSON results file here.")
-    evaluation.add_argument("--save-eval-memory", type=Path, default=None,
-                            help="Keep the evaluation memory in this folder for reruns.")
-    evaluation.add_argument("--load-eval-memory", type=Path, default=None,
-                            help="Reuse an evaluation memory saved with --save-eval-memory (settings must match).")
+    evaluation.add_argument(
+        "--save-eval-memory", type=Path, default=None, help="Keep the evaluation memory in this folder for reruns."
+    )
+    evaluation.add_argument(
+        "--load-eval-memory",
+        type=Path,
+        default=None,
+        help="Reuse an evaluation memory saved with --save-eval-memory (settings must match).",
+    )
     flags.add_runtime_flags(parser)
     return parser
 
 
 def job_from_args(args: argparse.Namespace) -> EvalJob:
     fungi = FungiConfig(
-        gradients_layer=args.gradients_layer, latent_dim=args.latent_dim,
-        num_negative_neighbors=args.num_negative_neighbors, negative_batch_percent=args.negative_batch_percent,
-        simclr_temperature=args.simclr_temperature, negatives_layout=NeighborLayout(args.negatives_layout),
-        projection_matrix=args.projection_matrix, save_projection_matrix=args.save_projection_matrix,
+        gradients_layer=args.gradients_layer,
+        latent_dim=args.latent_dim,
+        num_negative_neighbors=args.num_negative_neighbors,
+        negative_batch_percent=args.negative_batch_percent,
+        simclr_temperature=args.simclr_temperature,
+        negatives_layout=NeighborLayout(args.negatives_layout),
+        projection_matrix=args.projection_matrix,
+        save_projection_matrix=args.save_projection_matrix,
         projection_chunk=args.projection_chunk,
     )
     return EvalJob(
-        backbone=flags.backbone_config(args), data=flags.data_config(args), transform=flags.transform_config(args),
-        memory=flags.memory_config(args), index=flags.index_config(args), features=args.features, fungi=fungi,
-        support_features=args.memory_bank, support_index=args.scann_index, temperature=args.temperature,
-        output=args.output, save_eval_memory=args.save_eval_memory, load_eval_memory=args.load_eval_memory,
-        device=args.device, use_fp16=args.use_fp16,
+        backbone=flags.backbone_config(args),
+        data=flags.data_config(args),
+        transform=flags.transform_config(args),
+        memory=flags.memory_config(args),
+        index=flags.index_config(args),
+        features=args.features,
+        fungi=fungi,
+        support_features=args.memory_bank,
+        support_index=args.scann_index,
+        temperature=args.temperature,
+        output=args.output,
+        save_eval_memory=args.save_eval_memory,
+        load_eval_memory=args.load_eval_memory,
+        device=args.device,
+        use_fp16=args.use_fp16,
     )
 
 

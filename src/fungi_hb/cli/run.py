@@ -1,4 +1,5 @@
 """The shared main-wrapper: logging, and user errors as one clear line with exit status 2."""
+
 import logging
 import sys
 from typing import Callable

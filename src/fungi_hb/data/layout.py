@@ -1,4 +1,5 @@
 """Where the images, masks and split files of a VOC-style dataset are (METHOD section 1)."""
+
 import logging
 import random
 from dataclasses import dataclass
@@ -13,9 +14,27 @@ logger = logging.getLogger(__name__)
 
 NUM_CLASSES = 21
 VOC_CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 
 
@@ -47,16 +66,29 @@ def detect_layout(root: Path) -> VocLayout:
             "with scripts/make_synthetic_voc.py."
         )
     if (root / "images").is_dir() and (root / "sets").is_dir():
-        return VocLayout("seed", root / "images", root / "SegmentationClassAug", root / "SegmentationClass",
-                         root / "sets" / "trainaug.txt", root / "sets" / "val.txt")
+        return VocLayout(
+            "seed",
+            root / "images",
+            root / "SegmentationClassAug",
+            root / "SegmentationClass",
+            root / "sets" / "trainaug.txt",
+            root / "sets" / "val.txt",
+        )
     for base in (root, root / "VOC2012", root / "VOCdevkit" / "VOC2012"):
         if (base / "JPEGImages").is_dir():
             sets = base / "ImageSets" / "Segmentation"
-            train_list = next((sets / n for n in ("trainaug.txt", "train_aug.txt") if (sets / n).is_file()),
-                              sets / "trainaug.txt")
+            train_list = next(
+                (sets / n for n in ("trainaug.txt", "train_aug.txt") if (sets / n).is_file()), sets / "trainaug.txt"
+            )
             aug = base / "SegmentationClassAug"
-            return VocLayout("vocdevkit", base / "JPEGImages", aug if aug.is_dir() else base / "SegmentationClass",
-                             base / "SegmentationClass", train_list, sets / "val.txt")
+            return VocLayout(
+                "vocdevkit",
+                base / "JPEGImages",
+                aug if aug.is_dir() else base / "SegmentationClass",
+                base / "SegmentationClass",
+                train_list,
+                sets / "val.txt",
+            )
     raise UserError(
         f"{root} is neither the seed layout (images/, SegmentationClassAug/, SegmentationClass/, sets/) "
         "nor VOCdevkit/VOC2012 (JPEGImages/, SegmentationClass[Aug]/, ImageSets/Segmentation/). "

@@ -4,6 +4,7 @@ Each image is a textured background (class 0) with a few textured shapes of othe
 class has its own colour and stripe frequency, so even a random backbone separates them somewhat.
 Masks are palette PNGs with 255 on a 1-pixel band along region boundaries, as in VOC.
 """
+
 import logging
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def _class_style(cls: int) -> tuple[np.ndarray, float, float]:
     return colour, rng.uniform(0.15, 0.9), rng.uniform(0, np.pi)
 
 
-def render_image(height: int, width: int, classes: list[int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def render_image(
+    height: int, width: int, classes: list[int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One image [H, W, 3] uint8 and its mask [H, W] uint8 (class ids, 255 on boundaries)."""
     mask = np.zeros((height, width), dtype=np.uint8)
     yy, xx = np.mgrid[0:height, 0:width]
@@ -60,9 +63,15 @@ def render_image(height: int, width: int, classes: list[int], rng: np.random.Gen
     return np.clip(image, 0, 255).astype(np.uint8), mask
 
 
-def make_synthetic_voc(root: Path, num_train: int = 24, num_val: int = 8, layout: str = "seed",
-                       size: tuple[int, int] = (96, 128), classes: tuple[int, ...] = (1, 2, 3, 4, 5),
-                       seed: int = 0) -> Path:
+def make_synthetic_voc(
+    root: Path,
+    num_train: int = 24,
+    num_val: int = 8,
+    layout: str = "seed",
+    size: tuple[int, int] = (96, 128),
+    classes: tuple[int, ...] = (1, 2, 3, 4, 5),
+    seed: int = 0,
+) -> Path:
     """Write a synthetic dataset and return the folder to pass as ``--data-dir``.
 
     Args:
@@ -75,8 +84,13 @@ def make_synthetic_voc(root: Path, num_train: int = 24, num_val: int = 8, layout
     root = Path(root)
     rng = np.random.default_rng(seed)
     if layout == "seed":
-        base, images, train_masks, val_masks, sets = (root, root / "images", root / "SegmentationClassAug",
-                                                       root / "SegmentationClass", root / "sets")
+        base, images, train_masks, val_masks, sets = (
+            root,
+            root / "images",
+            root / "SegmentationClassAug",
+            root / "SegmentationClass",
+            root / "sets",
+        )
     elif layout == "vocdevkit":
         base = root / "VOCdevkit" / "VOC2012"
         images, train_masks, val_masks = base / "JPEGImages", base / "SegmentationClassAug", base / "SegmentationClass"
@@ -86,8 +100,7 @@ def make_synthetic_voc(root: Path, num_train: int = 24, num_val: int = 8, layout
     for folder in (images, train_masks, val_masks, sets):
         folder.mkdir(parents=True, exist_ok=True)
     palette = voc_palette()
-    splits = {"trainaug": [f"2007_{i:06d}" for i in range(num_train)],
-              "val": [f"2008_{i:06d}" for i in range(num_val)]}
+    splits = {"trainaug": [f"2007_{i:06d}" for i in range(num_train)], "val": [f"2008_{i:06d}" for i in range(num_val)]}
     for split, ids in splits.items():
         for image_id in ids:
             image, mask = render_image(size[0], size[1], list(classes), rng)

@@ -1,5 +1,6 @@
 """Paired image/mask transforms of METHOD section 1, driven by an explicit random generator so that
 every sample's augmentation depends only on (seed, epoch, index), whatever the worker count."""
+
 import math
 from dataclasses import dataclass
 
@@ -28,8 +29,9 @@ def _uniform(low: float, high: float, generator: torch.Generator) -> float:
     return float(torch.empty(1).uniform_(low, high, generator=generator).item())
 
 
-def sample_crop(height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-                generator: torch.Generator) -> tuple[int, int, int, int]:
+def sample_crop(
+    height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float], generator: torch.Generator
+) -> tuple[int, int, int, int]:
     """(top, left, h, w) with torchvision's ``RandomResizedCrop.get_params`` semantics."""
     area = height * width
     log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
@@ -74,8 +76,9 @@ def to_tensors(image: Image.Image, mask: Image.Image, config: TransformConfig) -
     return tensor, ids
 
 
-def train_transform(image: Image.Image, mask: Image.Image, config: TransformConfig,
-                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def train_transform(
+    image: Image.Image, mask: Image.Image, config: TransformConfig, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Paired random resized crop (bilinear / nearest), colour jitter on the image, normalise."""
     size = [config.input_size, config.input_size]
     top, left, h, w = sample_crop(image.height, image.width, config.crop_scale, config.crop_ratio, generator)

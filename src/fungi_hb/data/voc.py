@@ -1,4 +1,5 @@
 """Datasets and loaders over a VOC-style layout."""
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,5 +94,11 @@ def val_samples(config: DataConfig) -> list[Sample]:
 
 
 def make_loader(dataset: Dataset, config: DataConfig) -> DataLoader:
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.num_workers,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=False,
+        num_workers=config.num_workers,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=False,
+    )

@@ -1,4 +1,5 @@
 """Dense FUNGI features: per-patch SimCLR gradients, randomly projected (METHOD section 6)."""
+
 from .features import FungiOutput, fungi_features
 from .model import FungiModel
 

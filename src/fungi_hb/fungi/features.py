@@ -1,4 +1,5 @@
 """The public entry point: dense FUNGI features of a batch of images."""
+
 from dataclasses import dataclass
 from typing import Callable
 

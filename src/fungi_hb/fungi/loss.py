@@ -1,4 +1,5 @@
 """The patch-level SimCLR (InfoNCE) loss of the published code (METHOD section 6 step 3)."""
+
 import torch
 import torch.nn.functional as F
 

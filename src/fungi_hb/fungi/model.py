@@ -1,4 +1,5 @@
 """The model whose gradients FUNGI takes: a frozen backbone and a random projection head."""
+
 import math
 
 import torch

@@ -1,5 +1,6 @@
 """Negatives of the patch SimCLR loss, from the neighbours each token retrieved in the support memory
 (METHOD section 6 step 2 and quirk 1)."""
+
 from enum import Enum
 
 import torch

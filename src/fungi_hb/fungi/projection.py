@@ -1,5 +1,6 @@
 """Random +1/-1 projection of per-token gradients, done in chunks so that the full set of
 per-token gradients of a batch is never held at once."""
+
 import logging
 import math
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Per-token gradients of one Linear layer, taken with hooks scoped to one call."""
+
 import difflib
 from contextlib import contextmanager
 from typing import Iterator

@@ -1,4 +1,5 @@
 """Pieces both jobs share: feature extraction of raw backbone tokens, timers, environment facts."""
+
 import logging
 import platform
 import time
@@ -13,8 +14,7 @@ from .. import __version__
 logger = logging.getLogger(__name__)
 
 
-def embedding_fn(backbone: nn.Module, num_prefix_tokens: int, device: torch.device,
-                 autocast_dtype: torch.dtype | None):
+def embedding_fn(backbone: nn.Module, num_prefix_tokens: int, device: torch.device, autocast_dtype: torch.dtype | None):
     """images [B, 3, S, S] -> raw patch features [B, P, E] (METHOD section 3)."""
 
     @torch.no_grad()
@@ -45,12 +45,18 @@ def environment(device: torch.device) -> dict:
     """Versions and device, for results files."""
     try:
         import scann
+
         scann_version = getattr(scann, "__version__", "installed")
     except ImportError:
         scann_version = None
     import timm
+
     return {
-        "package": __version__, "python": platform.python_version(), "torch": torch.__version__,
-        "timm": timm.__version__, "scann": scann_version, "device": str(device),
+        "package": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "scann": scann_version,
+        "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
     }

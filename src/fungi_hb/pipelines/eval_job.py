@@ -1,5 +1,6 @@
 """eval_gradients.py as a function: evaluation memory of FUNGI (or raw) features -> HummingBird
 label transfer on the validation set -> matched mIoU and a results file."""
+
 import hashlib
 import logging
 import time
@@ -78,21 +79,36 @@ class Support:
 def load_support(job: EvalJob, info: BackboneInfo, device: torch.device) -> Support:
     """Load and check the support memory and index against the backbone, before the long part."""
     if job.support_features is None or job.support_index is None:
-        raise UserError("FUNGI features need the support index: pass --memory-bank and --scann-index "
-                        "made by create_memory_bank.py (or use --features embeddings).")
+        raise UserError(
+            "FUNGI features need the support index: pass --memory-bank and --scann-index "
+            "made by create_memory_bank.py (or use --features embeddings)."
+        )
     features, meta = load_features(job.support_features)
     if features.shape[1] != info.embed_dim:
-        raise UserError(f"The support memory {job.support_features} has {features.shape[1]} dims but "
-                        f"{info.model} gives {info.embed_dim}. Build it with the same --model.")
+        raise UserError(
+            f"The support memory {job.support_features} has {features.shape[1]} dims but "
+            f"{info.model} gives {info.embed_dim}. Build it with the same --model."
+        )
     fix = "Rebuild the support index with create_memory_bank.py and the same --model/--weights/--input-size."
-    check_meta(meta, {"model": info.model, "input_size": info.input_size, "patch_size": info.patch_size,
-                      "weights": info.weights_source}, f"support memory {job.support_features}", fix)
+    check_meta(
+        meta,
+        {
+            "model": info.model,
+            "input_size": info.input_size,
+            "patch_size": info.patch_size,
+            "weights": info.weights_source,
+        },
+        f"support memory {job.support_features}",
+        fix,
+    )
     index, index_meta = load_index(job.support_index, device)
     if index_meta.get("memory_id") and meta.get("memory_id") and index_meta["memory_id"] != meta["memory_id"]:
         raise UserError(f"The index {job.support_index} was not built from {job.support_features}. {fix}")
     for key, value in (("size", features.shape[0]), ("dim", features.shape[1])):
         if index_meta.get(key) not in (None, value):
-            raise UserError(f"The index {job.support_index} has {key} {index_meta[key]} but the memory has {value}. {fix}")
+            raise UserError(
+                f"The index {job.support_index} has {key} {index_meta[key]} but the memory has {value}. {fix}"
+            )
     if isinstance(index, ExactIndex):
         features = index.data  # already on the device: no second copy
     return Support(features, index, neighbours_returned(index, features.shape[1]))
@@ -109,17 +125,30 @@ def memory_beside(index: NeighborIndex, memory: Memory) -> Memory:
 def capped_negatives(requested: int, available: int) -> int:
     """Quirk 3: more negatives than the support index returns are capped, with a warning."""
     if requested > available:
-        logger.warning("%d negatives per token asked for (--num-negative-neighbors/--n-neighbors), but the "
-                       "support index returns %d neighbours: using %d.", requested, available, available)
+        logger.warning(
+            "%d negatives per token asked for (--num-negative-neighbors/--n-neighbors), but the "
+            "support index returns %d neighbours: using %d.",
+            requested,
+            available,
+            available,
+        )
         return available
     if requested < 1:
         raise UserError("--num-negative-neighbors must be at least 1.")
     return requested
 
 
-def fungi_feature_fn(model: FungiModel, info: BackboneInfo, config: FungiConfig, projection: torch.Tensor,
-                     support: Support, num_negatives: int, device: torch.device,
-                     dtype: torch.dtype | None, seed: int) -> FeatureFn:
+def fungi_feature_fn(
+    model: FungiModel,
+    info: BackboneInfo,
+    config: FungiConfig,
+    projection: torch.Tensor,
+    support: Support,
+    num_negatives: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    seed: int,
+) -> FeatureFn:
     """images [B, 3, S, S] -> FUNGI features [B, P, 2E], negatives from the support index."""
     generator = torch.Generator().manual_seed(seed)
     projection = projection.to(device=device, dtype=dtype or torch.float32)
@@ -132,9 +161,19 @@ def fungi_feature_fn(model: FungiModel, info: BackboneInfo, config: FungiConfig,
 
     def extract(images: torch.Tensor) -> torch.Tensor:
         out = fungi_features(
-            model, images.to(device, non_blocking=True), config.gradients_layer, projection, neighbors,
-            num_negatives, config.negatives_layout, config.negative_batch_percent, config.simclr_temperature,
-            info.num_prefix_tokens, dtype, generator, config.projection_chunk,
+            model,
+            images.to(device, non_blocking=True),
+            config.gradients_layer,
+            projection,
+            neighbors,
+            num_negatives,
+            config.negatives_layout,
+            config.negative_batch_percent,
+            config.simclr_temperature,
+            info.num_prefix_tokens,
+            dtype,
+            generator,
+            config.projection_chunk,
         )
         return out.features
 
@@ -142,15 +181,25 @@ def fungi_feature_fn(model: FungiModel, info: BackboneInfo, config: FungiConfig,
 
 
 def _eval_memory_meta(job: EvalJob, info: BackboneInfo, train_ids: list[str], projection_hash: str | None) -> dict:
-    meta = {"kind": job.features, "model": info.model, "weights": info.weights_source,
-            "input_size": info.input_size, "patch_size": info.patch_size, "seed": job.data.seed,
-            "memory_size": job.memory.memory_size, "augmentation_epochs": job.memory.augmentation_epochs,
-            "train_ids_sha1": hashlib.sha1("\n".join(train_ids).encode()).hexdigest(),
-            "image_std": list(job.transform.std)}
+    meta = {
+        "kind": job.features,
+        "model": info.model,
+        "weights": info.weights_source,
+        "input_size": info.input_size,
+        "patch_size": info.patch_size,
+        "seed": job.data.seed,
+        "memory_size": job.memory.memory_size,
+        "augmentation_epochs": job.memory.augmentation_epochs,
+        "train_ids_sha1": hashlib.sha1("\n".join(train_ids).encode()).hexdigest(),
+        "image_std": list(job.transform.std),
+    }
     if job.features == "fungi":
         fungi = asdict(job.fungi)
-        meta["fungi"] = {k: str(v.value if isinstance(v, NeighborLayout) else v) for k, v in fungi.items()
-                         if k not in ("save_projection_matrix", "projection_matrix", "projection_chunk")}
+        meta["fungi"] = {
+            k: str(v.value if isinstance(v, NeighborLayout) else v)
+            for k, v in fungi.items()
+            if k not in ("save_projection_matrix", "projection_matrix", "projection_chunk")
+        }
         meta["fungi"]["projection_sha1"] = projection_hash
     return meta
 
@@ -175,7 +224,9 @@ def run_eval(job: EvalJob) -> dict:
     if job.load_eval_memory is None:
         _, rows = memory_rows(job.memory, len(samples), grid * grid)
         if job.index.num_neighbors > rows:
-            raise UserError(f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows of the evaluation memory.")
+            raise UserError(
+                f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows of the evaluation memory."
+            )
 
     with timer.stage("setup"):
         backbone, info = build_backbone(job.backbone)
@@ -197,10 +248,19 @@ def run_eval(job: EvalJob) -> dict:
             support = load_support(job, info, device)
             num_negatives = capped_negatives(job.fungi.num_negative_neighbors, support.k)
             layout = job.fungi.negatives_layout.value
-            extract = fungi_feature_fn(model, info, job.fungi, projection, support, num_negatives, device, dtype, job.data.seed)
-            logger.info("FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
-                        job.fungi.gradients_layer, layer.out_features, layer.in_features + 1, num_negatives,
-                        support.k, job.fungi.negative_batch_percent, layout)
+            extract = fungi_feature_fn(
+                model, info, job.fungi, projection, support, num_negatives, device, dtype, job.data.seed
+            )
+            logger.info(
+                "FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
+                job.fungi.gradients_layer,
+                layer.out_features,
+                layer.in_features + 1,
+                num_negatives,
+                support.k,
+                job.fungi.negative_batch_percent,
+                layout,
+            )
         else:
             extract = embedding_fn(backbone, info.num_prefix_tokens, device, dtype)
             num_negatives = None
@@ -212,11 +272,23 @@ def run_eval(job: EvalJob) -> dict:
         if job.load_eval_memory is not None:
             folder = Path(job.load_eval_memory)
             memory, saved = load_memory(folder / "features.pth", folder / "labels.pth")
-            check_meta(saved, meta, f"evaluation memory in {folder}",
-                       "Use the settings it was made with, or build a new one (drop --load-eval-memory).")
+            check_meta(
+                saved,
+                meta,
+                f"evaluation memory in {folder}",
+                "Use the settings it was made with, or build a new one (drop --load-eval-memory).",
+            )
         else:
-            memory = fill_memory(samples, job.data, job.transform, job.memory, extract, info.patch_size, dim,
-                                 desc=f"{job.features} memory")
+            memory = fill_memory(
+                samples,
+                job.data,
+                job.transform,
+                job.memory,
+                extract,
+                info.patch_size,
+                dim,
+                desc=f"{job.features} memory",
+            )
             if job.save_eval_memory is not None:
                 folder = Path(job.save_eval_memory)
                 folder.mkdir(parents=True, exist_ok=True)
@@ -230,19 +302,30 @@ def run_eval(job: EvalJob) -> dict:
         memory = memory_beside(index, memory)
     with timer.stage("validation"):
         loader = make_loader(ResizedSegmentation(validation, job.transform), job.data)
-        confusion = evaluate(tqdm(loader, desc="validation"), extract, memory, index, job.temperature,
-                             info.input_size, device)
+        confusion = evaluate(
+            tqdm(loader, desc="validation"), extract, memory, index, job.temperature, info.input_size, device
+        )
     result = matched_miou(confusion.numpy())
     total = time.perf_counter() - start
     results = {
-        "miou": result.miou, "miou_percent": round(100 * result.miou, 2),
+        "miou": result.miou,
+        "miou_percent": round(100 * result.miou, 2),
         "per_class_iou": {name: float(v) for name, v in zip(VOC_CLASSES, result.iou)},
-        "tp": result.tp.tolist(), "fp": result.fp.tolist(), "fn": result.fn.tolist(),
-        "matching": result.matching.tolist(), "pixels": int(confusion.sum()),
-        "num_train_images": len(samples), "num_val_images": len(validation),
-        "memory_rows": int(memory.features.shape[0]), "memory_dim": int(memory.features.shape[1]),
-        "features": job.features, "negatives_layout": layout, "num_negatives": num_negatives,
-        "backbone": asdict(info), "settings": _settings(job), "environment": environment(device),
+        "tp": result.tp.tolist(),
+        "fp": result.fp.tolist(),
+        "fn": result.fn.tolist(),
+        "matching": result.matching.tolist(),
+        "pixels": int(confusion.sum()),
+        "num_train_images": len(samples),
+        "num_val_images": len(validation),
+        "memory_rows": int(memory.features.shape[0]),
+        "memory_dim": int(memory.features.shape[1]),
+        "features": job.features,
+        "negatives_layout": layout,
+        "num_negatives": num_negatives,
+        "backbone": asdict(info),
+        "settings": _settings(job),
+        "environment": environment(device),
         "seconds": dict(timer.seconds, total=round(total, 3)),
     }
     if job.output is not None:
@@ -260,4 +343,5 @@ def _settings(job: EvalJob) -> dict:
         if isinstance(value, Path):
             return str(value)
         return value
+
     return clean(asdict(job))

@@ -1,4 +1,5 @@
 """create_memory_bank.py as a function: raw DINO patch features -> memory bank -> support index."""
+
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -50,18 +51,31 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
         backbone, info = build_backbone(job.backbone)
         backbone.to(device)
     check_fits_in_ram(rows, info.embed_dim)
-    logger.info("%d training images, %d augmentation epochs, %d rows expected, device %s",
-                len(samples), job.memory.augmentation_epochs, rows, device)
+    logger.info(
+        "%d training images, %d augmentation epochs, %d rows expected, device %s",
+        len(samples),
+        job.memory.augmentation_epochs,
+        rows,
+        device,
+    )
     extract = embedding_fn(backbone, info.num_prefix_tokens, device, autocast_dtype(device, job.use_fp16))
     with timer.stage("features"):
         memory = fill_memory(samples, job.data, job.transform, job.memory, extract, info.patch_size, info.embed_dim)
     memory_id = new_memory_id()
     meta = {
-        "memory_id": memory_id, "kind": "embeddings", "model": info.model, "weights": info.weights_source,
-        "input_size": info.input_size, "patch_size": info.patch_size, "seed": job.data.seed,
-        "memory_size": job.memory.memory_size, "augmentation_epochs": job.memory.augmentation_epochs,
-        "num_train_samples": job.data.num_train_samples, "num_images": len(samples),
-        "data_dir": str(Path(job.data.data_dir).resolve()), "image_std": list(job.transform.std),
+        "memory_id": memory_id,
+        "kind": "embeddings",
+        "model": info.model,
+        "weights": info.weights_source,
+        "input_size": info.input_size,
+        "patch_size": info.patch_size,
+        "seed": job.data.seed,
+        "memory_size": job.memory.memory_size,
+        "augmentation_epochs": job.memory.augmentation_epochs,
+        "num_train_samples": job.data.num_train_samples,
+        "num_images": len(samples),
+        "data_dir": str(Path(job.data.data_dir).resolve()),
+        "image_std": list(job.transform.std),
     }
     with timer.stage("index"):  # before any file is written: a failure here leaves nothing behind
         index = build_index(memory.features.numpy(), job.index, device)
@@ -70,8 +84,16 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
         save_index(index, job.index_dir, job.index, memory_id)
     meta = write_meta(memory, job.features_path, meta)  # last: marks the bank and its index complete
     per_image = timer.seconds["features"] / (len(samples) * job.memory.augmentation_epochs)
-    logger.info("Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s", meta["rows"], meta["dim"],
-                time.perf_counter() - start, per_image, job.features_path, job.labels_path, job.index_dir)
+    logger.info(
+        "Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s",
+        meta["rows"],
+        meta["dim"],
+        time.perf_counter() - start,
+        per_image,
+        job.features_path,
+        job.labels_path,
+        job.index_dir,
+    )
     return dict(meta, seconds=timer.seconds, settings=_settings(job))
 
 
