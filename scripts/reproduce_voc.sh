@@ -8,39 +8,25 @@
 #   LAYOUT=published (or true)  DEVICE=auto  EXTRA_ARGS="" (added to both commands)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python}
-DATA_DIR=${DATA_DIR:-./VOCSegmentation}
-MODEL=${MODEL:-dino_vits16}
+source scripts/_published_run.sh
 OUT_DIR=${OUT_DIR:-runs/voc}
 MEMORY_SIZE=${MEMORY_SIZE:-102400}
-SEED=${SEED:-42}
-IMAGE_SIZE=${IMAGE_SIZE:-512}
-PATCH_SIZE=${PATCH_SIZE:-16}
-EXPECTED=${EXPECTED:-46.80}
-WEIGHTS_ARGS=()
-[ -n "${WEIGHTS:-}" ] && WEIGHTS_ARGS=(--weights "$WEIGHTS")
-read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 mkdir -p "$OUT_DIR/support/index"
 
-$PYTHON create_memory_bank.py --seed "$SEED" --batch-size "${BANK_BATCH_SIZE:-32}" --input-size "$IMAGE_SIZE" \
-    --data-dir "$DATA_DIR" --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "${DEVICE:-auto}" \
+$PYTHON create_memory_bank.py --seed "$SEED" --batch-size "$BANK_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
+    --data-dir "$DATA_DIR" --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "$DEVICE" \
     --memory-bank "$OUT_DIR/support/features.pth" --memory-bank-labels "$OUT_DIR/support/labels.pth" \
     --scann-index "$OUT_DIR/support/index" --memory-size "$MEMORY_SIZE" --patch-size "$PATCH_SIZE" \
     --augmentation-epochs 1 --num-neighbors 5 --num-leaves 512 --num-leaves-to-search 32 \
     --num-reordering-candidates 120 --anisotropic-quantization-threshold 0.2 --dimensions-per-block 4 "${EXTRA[@]}"
 
-$PYTHON eval_gradients.py --seed "$SEED" --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --input-size "$IMAGE_SIZE" \
+$PYTHON eval_gradients.py --seed "$SEED" --use-fp16 --batch-size "$EVAL_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
     --patch-size "$PATCH_SIZE" --gradients-layer backbone.blocks.11.attn.proj --data-dir "$DATA_DIR" \
-    --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "${DEVICE:-auto}" --num-negative-neighbors 2 \
+    --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "$DEVICE" --num-negative-neighbors 2 \
     --memory-bank "$OUT_DIR/support/features.pth" --scann-index "$OUT_DIR/support/index" \
     --memory-size "$MEMORY_SIZE" --latent-dim 96 --negative-batch-percent 0.5 --temperature 0.02 \
     --num-neighbors 30 --num-leaves 512 --num-leaves-to-search 32 --num-reordering-candidates 120 \
     --anisotropic-quantization-threshold 0.2 --dimensions-per-block 4 \
-    --negatives-layout "${LAYOUT:-published}" --output "$OUT_DIR/results_fungi.json" "${EXTRA[@]}"
+    --negatives-layout "$LAYOUT" --output "$OUT_DIR/results_fungi.json" "${EXTRA[@]}"
 
-$PYTHON - "$OUT_DIR/results_fungi.json" "$EXPECTED" <<'PY'
-import json, sys
-result = json.load(open(sys.argv[1]))
-sys.stdout.write(f"mIoU ours: {result['miou_percent']:.2f}%   published (VOC-Tiny): {float(sys.argv[2]):.2f}%   "
-                 f"weights: {result['backbone']['weights_source']}\n")
-PY
+report_miou "$OUT_DIR/results_fungi.json" "${EXPECTED:-46.80}"

@@ -64,3 +64,45 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
     assert "| vit_tiny_patch16_224 | fungi |" in (tmp_path / "t3" / "table3.md").read_text()
     rerun = run_script(["scripts/table3.sh"], **env)
     assert rerun.stdout.count("skip ") == 4
+
+
+@pytest.mark.parametrize(
+    "script, env, published",
+    [
+        ("scripts/reproduce_voc.sh", {"MEMORY_SIZE": "96"}, "46.80%"),
+        ("scripts/reproduce_data_efficient.sh", {"TRAIN_SAMPLES": "8", "AUGMENTATION_EPOCHS": "2"}, "27.69%"),
+    ],
+)
+def test_reproduction_scripts_on_tiny_settings(tmp_path, script, env, published):
+    """The published experiments' scripts, with the published index settings (clamped on this tiny memory)."""
+    data = subprocess.run(
+        [
+            sys.executable,
+            "scripts/make_synthetic_voc.py",
+            str(tmp_path / "data"),
+            "--num-train",
+            "12",
+            "--num-val",
+            "4",
+            "--height",
+            "48",
+            "--width",
+            "64",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    result = run_script(
+        [script],
+        DATA_DIR=data,
+        OUT_DIR=str(tmp_path / "out"),
+        MODEL="vit_tiny_patch16_224",
+        WEIGHTS="random",
+        IMAGE_SIZE="64",
+        EXTRA_ARGS="--num-workers 0",
+        **env,
+    )
+    assert f"published (VOC-Tiny): {published}" in result.stdout and "weights: random" in result.stdout
+    assert (tmp_path / "out" / "results_fungi.json").exists()

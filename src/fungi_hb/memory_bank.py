@@ -45,6 +45,17 @@ def memory_rows(config: MemoryConfig, num_images: int, patches: int) -> tuple[in
     return keep, num_images * config.augmentation_epochs * keep
 
 
+def planned_rows(config: MemoryConfig, num_images: int, patches: int, num_neighbors: int) -> int:
+    """Rows the memory will hold, checked (before any work) against the size rule and k."""
+    _, rows = memory_rows(config, num_images, patches)
+    if num_neighbors > rows:
+        raise UserError(
+            f"--num-neighbors {num_neighbors} exceeds the {rows} rows the memory will hold. "
+            "Lower --num-neighbors or raise --memory-size."
+        )
+    return rows
+
+
 def available_ram_bytes() -> int | None:
     """MemAvailable from /proc/meminfo (Linux), else None."""
     try:

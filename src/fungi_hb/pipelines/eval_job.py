@@ -22,7 +22,7 @@ from ..fungi.negatives import NeighborLayout
 from ..fungi.projection import load_projection, make_projection, save_projection
 from ..fungi.token_gradients import resolve_linear, token_gradient_width
 from ..hummingbird import evaluate
-from ..memory_bank import FeatureFn, Memory, MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
+from ..memory_bank import FeatureFn, Memory, MemoryConfig, check_fits_in_ram, fill_memory, planned_rows
 from ..memory_io import check_meta, load_features, load_memory, new_memory_id, save_memory, write_meta
 from ..miou import matched_miou
 from ..search import ExactIndex, IndexConfig, NeighborIndex, build_index, load_index, neighbours_returned, search_tensor
@@ -222,11 +222,7 @@ def run_eval(job: EvalJob) -> dict:
     grid = job.backbone.input_size // job.backbone.patch_size
     rows = None
     if job.load_eval_memory is None:
-        _, rows = memory_rows(job.memory, len(samples), grid * grid)
-        if job.index.num_neighbors > rows:
-            raise UserError(
-                f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows of the evaluation memory."
-            )
+        rows = planned_rows(job.memory, len(samples), grid * grid, job.index.num_neighbors)
 
     with timer.stage("setup"):
         backbone, info = build_backbone(job.backbone)

@@ -10,8 +10,7 @@ from ..backbones import BackboneConfig, build_backbone
 from ..data.transforms import TransformConfig
 from ..data.voc import DataConfig, train_samples
 from ..devices import autocast_dtype, resolve_device
-from ..errors import UserError
-from ..memory_bank import MemoryConfig, check_fits_in_ram, fill_memory, memory_rows
+from ..memory_bank import MemoryConfig, check_fits_in_ram, fill_memory, planned_rows
 from ..memory_io import new_memory_id, save_memory, write_meta
 from ..search import IndexConfig, build_index, save_index
 from .common import StageTimer, embedding_fn
@@ -44,9 +43,7 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
     device = resolve_device(job.device)
     samples = train_samples(job.data)
     grid = job.backbone.input_size // job.backbone.patch_size
-    _, rows = memory_rows(job.memory, len(samples), grid * grid)
-    if job.index.num_neighbors > rows:
-        raise UserError(f"--num-neighbors {job.index.num_neighbors} exceeds the {rows} rows the memory will hold.")
+    rows = planned_rows(job.memory, len(samples), grid * grid, job.index.num_neighbors)
     with timer.stage("backbone"):
         backbone, info = build_backbone(job.backbone)
         backbone.to(device)
