@@ -238,3 +238,17 @@ def test_a_failed_run_leaves_no_file_behind(synthetic_voc, tmp_path, monkeypatch
             tmp.write_text("half")
             raise ValueError
     assert not list(tmp_path.glob("*x.pth*"))
+
+
+def test_support_index_of_the_published_code_loads(synthetic_voc, support_index, tmp_path, caplog):
+    """A bank from the published code: plain tensors and a ScaNN folder, no metadata: sizes are checked,
+    the index is asked how many neighbours it returns, and the run goes through."""
+    published = tmp_path / "published"
+    shutil.copytree(support_index, published)
+    (published / "features.meta.json").unlink()
+    (published / "index" / "fungi_index.json").unlink()
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "r.json"
+    assert eval_gradients.main(eval_args(synthetic_voc, published, "--n-neighbors", "30", "--output", str(out))) == 0
+    assert "no metadata sidecar" in caplog.text and "has no fungi_index.json" in caplog.text
+    assert json.loads(out.read_text())["num_negatives"] == 5

@@ -1,5 +1,6 @@
 """Pieces both jobs share: feature extraction of raw backbone tokens, timers, environment facts."""
 
+import importlib.metadata
 import logging
 import platform
 import time
@@ -41,22 +42,32 @@ class StageTimer:
         logger.info("%s took %.1f s", name, self.seconds[name])
 
 
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
 def environment(device: torch.device) -> dict:
     """Versions and device, for results files."""
-    try:
-        import scann
-
-        scann_version = getattr(scann, "__version__", "installed")
-    except ImportError:
-        scann_version = None
-    import timm
-
     return {
         "package": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "timm": timm.__version__,
-        "scann": scann_version,
+        "timm": _version("timm"),
+        "scann": _version("scann"),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "cpu_threads": torch.get_num_threads(),
     }
