@@ -74,7 +74,7 @@ def main() -> int:
             projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
             support_rows = torch.nn.functional.normalize(torch.randn(args.support_rows, info.embed_dim), dim=1)
             index = build_index(support_rows.numpy(), IndexConfig(backend=args.index_backend, num_neighbors=5), device)
-            support = Support(support_rows.to(device), index, 5)
+            support = Support(support_rows.to(device), index, 5, None)
             extract = fungi_feature_fn(model, info, config, projection, support, 2, device, dtype, 0)
             dim = 2 * info.embed_dim
         images = torch.randn(args.batch_size, 3, args.input_size, args.input_size)

@@ -74,6 +74,7 @@ class Support:
     features: torch.Tensor  # [Ms, E], on the device (exact index) or in host RAM (ScaNN)
     index: NeighborIndex
     k: int  # neighbours the index returns per query
+    memory_id: str | None  # identity of the support memory (None for banks of the published code)
 
 
 def load_support(job: EvalJob, info: BackboneInfo, device: torch.device) -> Support:
@@ -111,7 +112,7 @@ def load_support(job: EvalJob, info: BackboneInfo, device: torch.device) -> Supp
             )
     if isinstance(index, ExactIndex):
         features = index.data  # already on the device: no second copy
-    return Support(features, index, neighbours_returned(index, features.shape[1]))
+    return Support(features, index, neighbours_returned(index, features.shape[1]), meta.get("memory_id"))
 
 
 def memory_beside(index: NeighborIndex, memory: Memory) -> Memory:
@@ -180,28 +181,107 @@ def fungi_feature_fn(
     return extract
 
 
-def _eval_memory_meta(job: EvalJob, info: BackboneInfo, train_ids: list[str], projection_hash: str | None) -> dict:
-    meta = {
+@dataclass
+class FeatureSetup:
+    """How the patch features of this run are computed, and what identifies them."""
+
+    extract: FeatureFn  # images [B, 3, S, S] -> features [B, P, D]
+    info: BackboneInfo
+    dim: int  # D: E for embeddings, 2E for FUNGI
+    identity: dict  # settings that determine the features (checked when an evaluation memory is reused)
+    num_negatives: int | None = None  # negatives per token actually used (FUNGI)
+
+
+def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | None) -> FeatureSetup:
+    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front."""
+    backbone, info = build_backbone(job.backbone)
+    backbone.to(device)
+    identity = {
         "kind": job.features,
         "model": info.model,
         "weights": info.weights_source,
         "input_size": info.input_size,
         "patch_size": info.patch_size,
         "seed": job.data.seed,
-        "memory_size": job.memory.memory_size,
-        "augmentation_epochs": job.memory.augmentation_epochs,
-        "train_ids_sha1": hashlib.sha1("\n".join(train_ids).encode()).hexdigest(),
         "image_std": list(job.transform.std),
     }
-    if job.features == "fungi":
-        fungi = asdict(job.fungi)
-        meta["fungi"] = {
-            k: str(v.value if isinstance(v, NeighborLayout) else v)
-            for k, v in fungi.items()
-            if k not in ("save_projection_matrix", "projection_matrix", "projection_chunk")
-        }
-        meta["fungi"]["projection_sha1"] = projection_hash
-    return meta
+    if job.features == "embeddings":
+        extract = embedding_fn(backbone, info.num_prefix_tokens, device, dtype)
+        return FeatureSetup(extract, info, info.embed_dim, identity)
+    model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.data.seed).to(device)
+    layer = resolve_linear(model, job.fungi.gradients_layer)
+    width = token_gradient_width(layer)
+    if job.fungi.projection_matrix is not None:
+        projection = load_projection(job.fungi.projection_matrix, info.embed_dim, width)
+    else:
+        projection = make_projection(info.embed_dim, width, job.data.seed)
+    if job.fungi.save_projection_matrix is not None:
+        save_projection(projection, job.fungi.save_projection_matrix)
+    support = load_support(job, info, device)
+    num_negatives = capped_negatives(job.fungi.num_negative_neighbors, support.k)
+    extract = fungi_feature_fn(model, info, job.fungi, projection, support, num_negatives, device, dtype, job.data.seed)
+    identity["fungi"] = {
+        "gradients_layer": job.fungi.gradients_layer,
+        "latent_dim": job.fungi.latent_dim,
+        "num_negatives": num_negatives,
+        "negative_batch_percent": job.fungi.negative_batch_percent,
+        "simclr_temperature": job.fungi.simclr_temperature,
+        "negatives_layout": job.fungi.negatives_layout.value,
+        "projection_sha1": hashlib.sha1(projection.numpy().tobytes()).hexdigest(),
+        "support_memory_id": support.memory_id,
+        "support_k": support.k,
+    }
+    logger.info(
+        "FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
+        job.fungi.gradients_layer,
+        layer.out_features,
+        layer.in_features + 1,
+        num_negatives,
+        support.k,
+        job.fungi.negative_batch_percent,
+        job.fungi.negatives_layout.value,
+    )
+    return FeatureSetup(extract, info, 2 * info.embed_dim, identity, num_negatives)
+
+
+def evaluation_memory(job: EvalJob, setup: FeatureSetup, samples: list) -> Memory:
+    """Fill the evaluation memory (and keep it if asked), or reuse a kept one made with the same settings."""
+    train_ids = [sample.image.stem for sample in samples]
+    meta = dict(
+        setup.identity,
+        memory_size=job.memory.memory_size,
+        augmentation_epochs=job.memory.augmentation_epochs,
+        train_ids_sha1=hashlib.sha1("\n".join(train_ids).encode()).hexdigest(),
+    )
+    if job.load_eval_memory is not None:
+        folder = Path(job.load_eval_memory)
+        memory, saved = load_memory(folder / "features.pth", folder / "labels.pth")
+        check_meta(
+            saved,
+            meta,
+            f"evaluation memory in {folder}",
+            "Use the settings it was made with, or build a new one (drop --load-eval-memory).",
+        )
+    else:
+        memory = fill_memory(
+            samples,
+            job.data,
+            job.transform,
+            job.memory,
+            setup.extract,
+            setup.info.patch_size,
+            setup.dim,
+            desc=f"{job.features} memory",
+        )
+        if job.save_eval_memory is not None:
+            folder = Path(job.save_eval_memory)
+            folder.mkdir(parents=True, exist_ok=True)
+            save_memory(memory, folder / "features.pth", folder / "labels.pth")
+            write_meta(memory, folder / "features.pth", dict(meta, memory_id=new_memory_id()))
+            logger.info("Saved the evaluation memory to %s (rerun with --load-eval-memory %s)", folder, folder)
+    if memory.features.shape[1] != setup.dim:
+        raise UserError(f"The evaluation memory has {memory.features.shape[1]} dims, {setup.dim} expected.")
+    return memory
 
 
 def run_eval(job: EvalJob) -> dict:
@@ -216,93 +296,24 @@ def run_eval(job: EvalJob) -> dict:
     if job.save_eval_memory is not None:
         check_writable(Path(job.save_eval_memory) / "features.pth")
     device = resolve_device(job.device)
-    dtype = autocast_dtype(device, job.use_fp16)
-    samples = train_samples(job.data)
-    validation = val_samples(job.data)
+    samples, validation = train_samples(job.data), val_samples(job.data)
     grid = job.backbone.input_size // job.backbone.patch_size
     rows = None
     if job.load_eval_memory is None:
         rows = planned_rows(job.memory, len(samples), grid * grid, job.index.num_neighbors)
-
     with timer.stage("setup"):
-        backbone, info = build_backbone(job.backbone)
-        backbone.to(device)
-        if rows is not None:
-            check_fits_in_ram(rows, info.embed_dim * (2 if job.features == "fungi" else 1))
-        projection_hash, layout = None, None
-        if job.features == "fungi":
-            model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.data.seed).to(device)
-            layer = resolve_linear(model, job.fungi.gradients_layer)
-            width = token_gradient_width(layer)
-            if job.fungi.projection_matrix is not None:
-                projection = load_projection(job.fungi.projection_matrix, info.embed_dim, width)
-            else:
-                projection = make_projection(info.embed_dim, width, job.data.seed)
-            if job.fungi.save_projection_matrix is not None:
-                save_projection(projection, job.fungi.save_projection_matrix)
-            projection_hash = hashlib.sha1(projection.numpy().tobytes()).hexdigest()
-            support = load_support(job, info, device)
-            num_negatives = capped_negatives(job.fungi.num_negative_neighbors, support.k)
-            layout = job.fungi.negatives_layout.value
-            extract = fungi_feature_fn(
-                model, info, job.fungi, projection, support, num_negatives, device, dtype, job.data.seed
-            )
-            logger.info(
-                "FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
-                job.fungi.gradients_layer,
-                layer.out_features,
-                layer.in_features + 1,
-                num_negatives,
-                support.k,
-                job.fungi.negative_batch_percent,
-                layout,
-            )
-        else:
-            extract = embedding_fn(backbone, info.num_prefix_tokens, device, dtype)
-            num_negatives = None
-    train_ids = [s.image.stem for s in samples]
-    meta = _eval_memory_meta(job, info, train_ids, projection_hash)
-    dim = info.embed_dim * (2 if job.features == "fungi" else 1)
-
+        setup = prepare_features(job, device, autocast_dtype(device, job.use_fp16))
+    if rows is not None:
+        check_fits_in_ram(rows, setup.dim)
     with timer.stage("evaluation memory"):
-        if job.load_eval_memory is not None:
-            folder = Path(job.load_eval_memory)
-            memory, saved = load_memory(folder / "features.pth", folder / "labels.pth")
-            check_meta(
-                saved,
-                meta,
-                f"evaluation memory in {folder}",
-                "Use the settings it was made with, or build a new one (drop --load-eval-memory).",
-            )
-        else:
-            memory = fill_memory(
-                samples,
-                job.data,
-                job.transform,
-                job.memory,
-                extract,
-                info.patch_size,
-                dim,
-                desc=f"{job.features} memory",
-            )
-            if job.save_eval_memory is not None:
-                folder = Path(job.save_eval_memory)
-                folder.mkdir(parents=True, exist_ok=True)
-                save_memory(memory, folder / "features.pth", folder / "labels.pth")
-                write_meta(memory, folder / "features.pth", dict(meta, memory_id=new_memory_id()))
-                logger.info("Saved the evaluation memory to %s (rerun with --load-eval-memory %s)", folder, folder)
-    if memory.features.shape[1] != dim:
-        raise UserError(f"The evaluation memory has {memory.features.shape[1]} dims, {dim} expected.")
+        memory = evaluation_memory(job, setup, samples)
     with timer.stage("evaluation index"):
         index = build_index(memory.features.numpy(), job.index, device)
         memory = memory_beside(index, memory)
     with timer.stage("validation"):
-        loader = make_loader(ResizedSegmentation(validation, job.transform), job.data)
-        confusion = evaluate(
-            tqdm(loader, desc="validation"), extract, memory, index, job.temperature, info.input_size, device
-        )
+        loader = tqdm(make_loader(ResizedSegmentation(validation, job.transform), job.data), desc="validation")
+        confusion = evaluate(loader, setup.extract, memory, index, job.temperature, setup.info.input_size, device)
     result = matched_miou(confusion.numpy())
-    total = time.perf_counter() - start
     results = {
         "miou": result.miou,
         "miou_percent": round(100 * result.miou, 2),
@@ -317,12 +328,13 @@ def run_eval(job: EvalJob) -> dict:
         "memory_rows": int(memory.features.shape[0]),
         "memory_dim": int(memory.features.shape[1]),
         "features": job.features,
-        "negatives_layout": layout,
-        "num_negatives": num_negatives,
-        "backbone": asdict(info),
+        "negatives_layout": job.fungi.negatives_layout.value if job.features == "fungi" else None,
+        "num_negatives": setup.num_negatives,
+        "feature_identity": setup.identity,
+        "backbone": asdict(setup.info),
         "settings": _settings(job),
         "environment": environment(device),
-        "seconds": dict(timer.seconds, total=round(total, 3)),
+        "seconds": dict(timer.seconds, total=round(time.perf_counter() - start, 3)),
     }
     if job.output is not None:
         save_json(results, Path(job.output))
