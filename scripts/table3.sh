@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Table 3 (Pascal VOC): dino_vits16 and dino_vitb16 x memory sizes 102400, 1024000, 10240000, each with
-# the raw-feature ("embeddings") row and the FUNGI row, collected into OUT_DIR/table3.md and .csv.
-# A rerun skips every cell whose results file exists (delete it to recompute).
+# Table 3 (Pascal VOC): dino_vits16 and dino_vitb16 x memory sizes 102400, 1024000, 10240000, plus the
+# data-efficient setting (83 images, 8 augmentation epochs, unbounded memory, k = 90, temperature 0.1),
+# each with the raw-feature ("embeddings") row and the FUNGI row, collected into OUT_DIR/table3.md and
+# OUT_DIR/table3.csv. A rerun skips every cell whose results file exists (delete it to recompute).
 #
 # Environment (published values by default):
 #   DATA_DIR=./VOCSegmentation  OUT_DIR=runs/table3  BACKBONES="dino_vits16 dino_vitb16"
-#   MEMORY_SIZES="102400 1024000 10240000"  IMAGE_SIZE=512  PATCH_SIZE=16  SEED=42  DEVICE=auto
+#   MEMORY_SIZES="102400 1024000 10240000"  DATA_EFFICIENT=1 (0 leaves that column out)
+#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE=16  SEED=42
 #   WEIGHTS_DIR: folder with the official checkpoints (<stem>.pth); default: the torch hub cache
-#   WEIGHTS=random: random backbones (for a dry run)   LAYER=backbone.blocks.11.attn.proj
-#   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512 NUM_LEAVES_TO_SEARCH=32 NUM_NEIGHBORS=30
+#   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.11.attn.proj
+#   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512  NUM_LEAVES_TO_SEARCH=32  NUM_NEIGHBORS=30
 #   EXTRA_ARGS="" (added to every command)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +21,8 @@ BACKBONES=${BACKBONES:-"dino_vits16 dino_vitb16"}
 MEMORY_SIZES=${MEMORY_SIZES:-"102400 1024000 10240000"}
 SEED=${SEED:-42}
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
-INDEX=(--num-leaves "${NUM_LEAVES:-512}" --num-leaves-to-search "${NUM_LEAVES_TO_SEARCH:-32}"
-       --num-reordering-candidates 120 --anisotropic-quantization-threshold 0.2 --dimensions-per-block 4)
+AH=(--anisotropic-quantization-threshold 0.2 --dimensions-per-block 4)
+LEAVES=(--num-leaves "${NUM_LEAVES:-512}" --num-leaves-to-search "${NUM_LEAVES_TO_SEARCH:-32}")
 
 weights_for() {  # the --weights argument for a backbone, if any
   if [ "${WEIGHTS:-}" = random ]; then echo "--weights random"; return; fi
@@ -34,30 +36,43 @@ weights_for() {  # the --weights argument for a backbone, if any
   fi
 }
 
+# run_cell CELL_DIR "MEMORY ARGS" "EVALUATION ARGS": support index, then both rows, each skipped if done
+run_cell() {
+  local cell=$1
+  read -r -a memory <<< "$2"
+  read -r -a evaluation <<< "$3"
+  if [ ! -f "$cell/support/features.meta.json" ]; then
+    mkdir -p "$cell/support/index"
+    $PYTHON create_memory_bank.py "${BACKBONE[@]}" "${memory[@]}" "${LEAVES[@]}" "${AH[@]}" \
+        --batch-size "${BANK_BATCH_SIZE:-32}" --num-neighbors 5 --num-reordering-candidates 120 \
+        --memory-bank "$cell/support/features.pth" --memory-bank-labels "$cell/support/labels.pth" \
+        --scann-index "$cell/support/index" "${EXTRA[@]}"
+  fi
+  for FEATURES in embeddings fungi; do
+    if [ -f "$cell/results_$FEATURES.json" ]; then
+      echo "skip $cell/results_$FEATURES.json (exists)"; continue
+    fi
+    $PYTHON eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features $FEATURES \
+        --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --gradients-layer "${LAYER:-backbone.blocks.11.attn.proj}" \
+        --latent-dim 96 --num-negative-neighbors 2 --negative-batch-percent 0.5 \
+        --memory-bank "$cell/support/features.pth" --scann-index "$cell/support/index" \
+        --output "$cell/results_$FEATURES.json" "${EXTRA[@]}"
+  done
+}
+
 for MODEL in $BACKBONES; do
   read -r -a W <<< "$(weights_for "$MODEL")"
   BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "${IMAGE_SIZE:-512}" --patch-size "${PATCH_SIZE:-16}"
             --data-dir "$DATA_DIR" --seed "$SEED" --device "${DEVICE:-auto}")
   for SIZE in $MEMORY_SIZES; do
-    CELL="$OUT_DIR/$MODEL/$SIZE"
-    if [ ! -f "$CELL/support/features.meta.json" ] || [ ! -f "$CELL/support/index/fungi_index.json" ]; then
-      mkdir -p "$CELL/support/index"
-      $PYTHON create_memory_bank.py "${BACKBONE[@]}" "${INDEX[@]}" --batch-size "${BANK_BATCH_SIZE:-32}" \
-          --memory-size "$SIZE" --augmentation-epochs 1 --num-neighbors 5 \
-          --memory-bank "$CELL/support/features.pth" --memory-bank-labels "$CELL/support/labels.pth" \
-          --scann-index "$CELL/support/index" "${EXTRA[@]}"
-    fi
-    for FEATURES in embeddings fungi; do
-      if [ -f "$CELL/results_$FEATURES.json" ]; then
-        echo "skip $CELL/results_$FEATURES.json (exists)"; continue
-      fi
-      $PYTHON eval_gradients.py "${BACKBONE[@]}" "${INDEX[@]}" --features $FEATURES --use-fp16 \
-          --batch-size "${EVAL_BATCH_SIZE:-4}" --memory-size "$SIZE" --num-neighbors "${NUM_NEIGHBORS:-30}" \
-          --temperature 0.02 --gradients-layer "${LAYER:-backbone.blocks.11.attn.proj}" --latent-dim 96 \
-          --num-negative-neighbors 2 --negative-batch-percent 0.5 \
-          --memory-bank "$CELL/support/features.pth" --scann-index "$CELL/support/index" \
-          --output "$CELL/results_$FEATURES.json" "${EXTRA[@]}"
-    done
+    run_cell "$OUT_DIR/$MODEL/$SIZE" "--memory-size $SIZE --augmentation-epochs 1" \
+        "${LEAVES[*]} --num-reordering-candidates 120 --num-neighbors ${NUM_NEIGHBORS:-30} --temperature 0.02"
   done
+  if [ "${DATA_EFFICIENT:-1}" = 1 ]; then
+    run_cell "$OUT_DIR/$MODEL/efficient" \
+        "--num-train-samples ${TRAIN_SAMPLES:-83} --augmentation-epochs ${AUGMENTATION_EPOCHS:-8}" \
+        "--num-leaves ${NUM_LEAVES:-512} --num-leaves-to-search 256 --num-reordering-candidates 1800
+         --num-neighbors ${EFFICIENT_NUM_NEIGHBORS:-90} --temperature 0.1"
+  fi
 done
 $PYTHON scripts/collect_table.py "$OUT_DIR"

@@ -45,6 +45,9 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
         check=True,
     ).stdout.strip()
     env = dict(
+        TRAIN_SAMPLES="4",
+        AUGMENTATION_EPOCHS="2",
+        EFFICIENT_NUM_NEIGHBORS="20",
         DATA_DIR=data,
         OUT_DIR=str(tmp_path / "t3"),
         BACKBONES="vit_tiny_patch16_224",
@@ -58,12 +61,12 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
     )
     run_script(["scripts/table3.sh"], **env)
     csv_lines = (tmp_path / "t3" / "table3.csv").read_text().splitlines()
-    assert csv_lines[0] == "model,features,M=64,M=128,weights"
+    assert csv_lines[0] == "model,features,M=64,M=128,data-efficient,weights"
     assert [line.split(",")[1] for line in csv_lines[1:]] == ["embeddings", "fungi"]
-    assert all(len(line.split(",")[2]) > 0 and len(line.split(",")[3]) > 0 for line in csv_lines[1:])
+    assert all(all(line.split(",")[2:5]) for line in csv_lines[1:])
     assert "| vit_tiny_patch16_224 | fungi |" in (tmp_path / "t3" / "table3.md").read_text()
     rerun = run_script(["scripts/table3.sh"], **env)
-    assert rerun.stdout.count("skip ") == 4
+    assert rerun.stdout.count("skip ") == 6
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,18 @@ from .atomic import atomic_path
 logger = logging.getLogger(__name__)
 
 
+EFFICIENT = "efficient"  # the data-efficient cell's folder name, shown as the last column
+
+
 def collect(folder: Path) -> list[dict]:
-    """One row per (model, features), one column per memory size: mIoU in percent."""
-    cells: dict[tuple[str, str], dict[int, float]] = {}
+    """One row per (model, features), one column per memory size (and the data-efficient setting):
+    mIoU in percent."""
+    cells: dict[tuple[str, str], dict[int | str, float]] = {}
     weights: dict[str, str] = {}
     for path in sorted(Path(folder).glob("*/*/results_*.json")):
         result = json.loads(path.read_text())
-        model, size = path.parent.parent.name, int(path.parent.name)
+        model, cell = path.parent.parent.name, path.parent.name
+        size = cell if cell == EFFICIENT else int(cell)
         features = result.get("features", path.stem.removeprefix("results_"))
         cells.setdefault((model, features), {})[size] = result["miou_percent"]
         weights[model] = result["backbone"]["weights_source"]
@@ -31,8 +36,9 @@ def collect(folder: Path) -> list[dict]:
 
 def render(rows: list[dict]) -> tuple[str, str]:
     """(Markdown, CSV) with one column per memory size."""
-    sizes = sorted({size for row in rows for size in row["miou"]})
-    header = ["model", "features", *[f"M={size}" for size in sizes], "weights"]
+    present = {size for row in rows for size in row["miou"]}
+    sizes = sorted(s for s in present if s != EFFICIENT) + ([EFFICIENT] if EFFICIENT in present else [])
+    header = ["model", "features", *[f"M={s}" if s != EFFICIENT else "data-efficient" for s in sizes], "weights"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -11,11 +11,14 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..memory_bank import FeatureFn
 
 logger = logging.getLogger(__name__)
 
 
-def embedding_fn(backbone: nn.Module, num_prefix_tokens: int, device: torch.device, autocast_dtype: torch.dtype | None):
+def embedding_fn(
+    backbone: nn.Module, num_prefix_tokens: int, device: torch.device, autocast_dtype: torch.dtype | None
+) -> FeatureFn:
     """images [B, 3, S, S] -> raw patch features [B, P, E] (METHOD section 3)."""
 
     @torch.no_grad()
