@@ -80,3 +80,21 @@ def test_bfloat16_autocast_matches_float32():
     mixed = fungi_features(*args, autocast_dtype=torch.bfloat16).features
     assert not torch.equal(full, mixed)  # bf16 really ran
     assert (full * mixed).sum(-1).min().item() > 0.99
+
+
+def test_gradients_of_the_head_itself():
+    """--gradients-layer fc: the head is also used, without gradient, for the negatives; only the positives'
+    pass may be recorded."""
+    model = tiny_model()
+    torch.manual_seed(0)
+    support = torch.nn.functional.normalize(torch.randn(40, 32), dim=1)
+    projection = torch.randint(0, 2, (32, 8 * 33), dtype=torch.int8) * 2 - 1
+    out = fungi_features(
+        model,
+        torch.randn(2, 3, 32, 32),
+        "fc",
+        projection,
+        lambda t: support[torch.topk(t @ support.T, 3, dim=-1).indices],
+        2,
+    )
+    assert out.features.shape == (2, 16, 64) and torch.isfinite(out.features).all()

@@ -6,6 +6,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..errors import UserError
 from .loss import patch_info_nce
 from .model import FungiModel
 from .negatives import NeighborLayout, pool_negatives, select_negatives
@@ -61,18 +62,20 @@ def fungi_features(
     layer = resolve_linear(model, layer_path)
     device = images.device
     enabled = autocast_dtype is not None
-    with record_layer(layer) as record:
+    with record_layer(layer) as record:  # the hook sees the positives' forward pass only
         with torch.autocast(device_type=device.type, dtype=autocast_dtype or torch.float32, enabled=enabled):
             tokens = model.tokens(images)  # (B, T, E)
             latents = model.fc(tokens)  # (B, T, L)
-        with torch.no_grad():
-            support = neighbors(tokens.detach().float())  # (B, T, K, E)
-            chosen = select_negatives(support, num_negatives, layout)  # (B, T, n_neg, E)
-            pooled, keep = pool_negatives(chosen, negative_keep_probability, generator)  # (B, M, E), (B, M)
-            negative_latents = model.fc(pooled.to(device=device, dtype=model.fc.weight.dtype))  # (B, M, L)
-        loss = patch_info_nce(latents, negative_latents, keep, simclr_temperature)
-        (output_grads,) = torch.autograd.grad(loss, record.outputs)  # (B, T, out)
-        layer_inputs = record.inputs  # (B, T, in)
+    if record.outputs is None:
+        raise UserError(f"--gradients-layer {layer_path} is not used in the forward pass. Choose another layer.")
+    with torch.no_grad():
+        support = neighbors(tokens.detach().float())  # (B, T, K, E)
+        chosen = select_negatives(support, num_negatives, layout)  # (B, T, n_neg, E)
+        pooled, keep = pool_negatives(chosen, negative_keep_probability, generator)  # (B, M, E), (B, M)
+        negative_latents = model.fc(pooled.to(device=device, dtype=model.fc.weight.dtype))  # (B, M, L)
+    loss = patch_info_nce(latents, negative_latents, keep, simclr_temperature)
+    (output_grads,) = torch.autograd.grad(loss, record.outputs)  # (B, T, out)
+    layer_inputs = record.inputs  # (B, T, in)
 
     batch, num_tokens, _ = output_grads.shape
     compute_dtype = autocast_dtype or torch.float32

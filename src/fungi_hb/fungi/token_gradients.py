@@ -33,8 +33,9 @@ def resolve_linear(model: nn.Module, path: str) -> nn.Linear:
 class LayerRecord:
     """What one forward pass through the hooked layer left: its input and a grad-enabled output."""
 
-    inputs: torch.Tensor  # [B, T, in] layer input (detached)
-    outputs: torch.Tensor  # [B, T, out] layer output, a leaf that requires grad
+    def __init__(self) -> None:
+        self.inputs: torch.Tensor | None = None  # [B, T, in] layer input (detached)
+        self.outputs: torch.Tensor | None = None  # [B, T, out] layer output, a leaf that requires grad
 
 
 @contextmanager
