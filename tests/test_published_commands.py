@@ -50,7 +50,7 @@ def test_every_published_flag_is_accepted(number):
     assert job.backbone.model == "dino_vits16" and job.backbone.input_size == 512 and job.backbone.patch_size == 16
     assert job.backbone.weights is None  # the hub cache or a download, as published
     assert job.data.seed == 42 and job.data.data_dir == Path("./VOCSegmentation")
-    assert job.index.backend == "scann" and job.index.num_leaves == 512
+    assert job.index.backend == "auto" and job.index.num_leaves == 512  # ScaNN wherever it is installed
 
 
 def test_support_index_commands_resolve_to_the_documented_settings():
@@ -84,3 +84,20 @@ def test_data_efficient_evaluation_command():
     assert job.fungi.num_negative_neighbors == 2 and job.data.num_train_samples == 83
     assert job.memory.memory_size is None
     assert job.support_features == Path("support_index_efficient/features.pth")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--batch-size", "0"],
+        ["--temperature", "0"],
+        ["--memory-size", "-5"],
+        ["--negative-batch-percent", "-1"],
+        ["--num-neighbors", "two"],
+    ],
+)
+def test_impossible_numbers_are_refused_by_the_parser(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        eval_gradients.build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert argv[0] in capsys.readouterr().err

@@ -68,3 +68,18 @@ def test_index_errors(tmp_path):
         build_index(clustered(10, 4), IndexConfig(num_neighbors=30))
     with pytest.raises(UserError, match="No index"):
         load_index(tmp_path)
+
+
+def test_auto_backend_falls_back_to_exact_without_scann(monkeypatch, caplog):
+    import importlib.util
+
+    from fungi_hb import search
+
+    assert search.resolve_backend("auto") == "scann"  # installed here
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "scann" else real(name))
+    with caplog.at_level(logging.WARNING):
+        index = build_index(clustered(50, 4), IndexConfig(backend="auto", num_neighbors=3))
+    assert isinstance(index, search.ExactIndex) and "ScaNN is not installed" in caplog.text
+    with pytest.raises(UserError, match="Unknown --index-backend"):
+        search.resolve_backend("faiss")

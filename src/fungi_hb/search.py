@@ -4,9 +4,10 @@ Both answer ``search(queries, k) -> [N, k] int64 ids`` by dot product. An index 
 holding the backend's files and ``fungi_index.json`` (backend, k, size, dim, the memory it indexes).
 """
 
+import importlib.util
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +26,7 @@ INDEX_META = "fungi_index.json"
 class IndexConfig:
     """How to index a memory; the ScaNN fields are the published flags."""
 
-    backend: str = "scann"  # "scann" (the paper) or "exact" (brute force; ground truth, small memories)
+    backend: str = "auto"  # "scann" (the paper), "exact" (brute force) or "auto" (scann where installed)
     num_neighbors: int = 30  # k returned per query (fixed at build time for ScaNN)
     num_leaves: int = 512  # ScaNN tree leaves; clamped to the memory size with a warning
     num_leaves_to_search: int = 32
@@ -143,10 +144,24 @@ class ExactIndex:
 BACKENDS = {"scann": ScannIndex, "exact": ExactIndex}
 
 
+def resolve_backend(name: str) -> str:
+    """``auto`` is ScaNN where it is installed (Linux x86-64), else the exact index, with a warning."""
+    if name == "auto":
+        if importlib.util.find_spec("scann") is not None:
+            return "scann"
+        logger.warning(
+            "ScaNN is not installed here: using the exact index (same neighbours, slower on large "
+            "memories). Install scann (Linux x86-64) for the paper's approximate search."
+        )
+        return "exact"
+    if name not in BACKENDS:
+        raise UserError(f"Unknown --index-backend {name!r}: use auto, {', or '.join(BACKENDS)}.")
+    return name
+
+
 def build_index(data: np.ndarray, config: IndexConfig, device: torch.device | str = "cpu") -> NeighborIndex:
-    """Index ``data`` [M, D] float32 with the configured backend."""
-    if config.backend not in BACKENDS:
-        raise UserError(f"Unknown --index-backend {config.backend!r}: use one of {', '.join(BACKENDS)}.")
+    """Index ``data`` [M, D] float32 with the configured backend (``auto`` resolved here)."""
+    config = replace(config, backend=resolve_backend(config.backend))
     if config.num_neighbors > data.shape[0]:
         raise UserError(
             f"--num-neighbors {config.num_neighbors} exceeds the {data.shape[0]} rows of the memory. "
@@ -160,7 +175,7 @@ def build_index(data: np.ndarray, config: IndexConfig, device: torch.device | st
 def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_id: str) -> None:
     """Write the index folder atomically, with ``fungi_index.json`` naming the memory it indexes."""
     meta = {
-        "backend": config.backend,
+        "backend": "exact" if isinstance(index, ExactIndex) else "scann",
         "k": index.k,
         "size": index.size,
         "dim": index.dim,

@@ -38,23 +38,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="backbone.blocks.11.attn.proj",
         help="Dotted path of the Linear layer whose per-patch gradients are used.",
     )
-    fungi.add_argument("--latent-dim", type=int, default=96, help="Output size of the random head.")
+    fungi.add_argument("--latent-dim", type=flags.positive_int, default=96, help="Output size of the random head.")
     fungi.add_argument(
         "--num-negative-neighbors",
         "--n-neighbors",
         dest="num_negative_neighbors",
-        type=int,
+        type=flags.positive_int,
         default=2,
         help="Negatives per token from the support index (2 in the paper); --n-neighbors is the "
         "published README's alias. Capped at the index's k, with a warning.",
     )
     fungi.add_argument(
         "--negative-batch-percent",
-        type=float,
+        type=flags.positive_float,
         default=0.5,
         help="Probability of keeping each pooled negative (1 keeps all).",
     )
-    fungi.add_argument("--simclr-temperature", type=float, default=0.07, help="Temperature of the SimCLR loss.")
+    fungi.add_argument(
+        "--simclr-temperature", type=flags.positive_float, default=0.07, help="Temperature of the SimCLR loss."
+    )
     fungi.add_argument(
         "--negatives-layout",
         choices=[m.value for m in NeighborLayout],
@@ -64,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fungi.add_argument("--projection-matrix", type=Path, default=None, help="Load the +1/-1 projection from here.")
     fungi.add_argument("--save-projection-matrix", type=Path, default=None, help="Save the projection here.")
-    fungi.add_argument("--projection-chunk", type=int, default=None, help="Tokens per projection chunk (auto).")
+    fungi.add_argument(
+        "--projection-chunk", type=flags.positive_int, default=None, help="Tokens per projection chunk (auto)."
+    )
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument(
         "--temperature",
-        type=float,
+        type=flags.positive_float,
         default=0.02,
         help="Label-transfer softmax temperature (0.02; 0.1 for the data-efficient runs).",
     )

@@ -10,6 +10,33 @@ from ..memory_bank import MemoryConfig
 from ..search import IndexConfig
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
 def add_backbone_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backbone")
     group.add_argument(
@@ -21,8 +48,10 @@ def add_backbone_flags(parser: argparse.ArgumentParser) -> None:
         help="Checkpoint file (official DINO .pth, state dict or timm checkpoint), or 'random'. "
         "Default: the torch hub cache, then a download.",
     )
-    group.add_argument("--input-size", type=int, default=512, help="Square input side in pixels (512 in the paper).")
-    group.add_argument("--patch-size", type=int, default=16, help="Must equal the model's patch size.")
+    group.add_argument(
+        "--input-size", type=positive_int, default=512, help="Square input side in pixels (512 in the paper)."
+    )
+    group.add_argument("--patch-size", type=positive_int, default=16, help="Must equal the model's patch size.")
     group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda.")
     group.add_argument(
         "--use-fp16",
@@ -41,18 +70,18 @@ def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation:
     )
     group.add_argument(
         "--num-train-samples",
-        type=int,
+        type=positive_int,
         default=None,
         help="Random subset of N training images, drawn from --seed alone (83 for the data-efficient runs).",
     )
     group.add_argument("--train-list", type=Path, default=None, help="File of training ids (one per line).")
     if validation:
         group.add_argument("--val-list", type=Path, default=None, help="File of validation ids (one per line).")
-    group.add_argument("--batch-size", type=int, default=batch_size, help="Images per batch.")
-    group.add_argument("--num-workers", type=int, default=2, help="Data loader worker processes.")
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help="Images per batch.")
+    group.add_argument("--num-workers", type=non_negative_int, default=2, help="Data loader worker processes.")
     group.add_argument(
         "--augmentation-epochs",
-        type=int,
+        type=positive_int,
         default=1,
         help="Augmented passes over the training images (8 for the data-efficient runs).",
     )
@@ -70,7 +99,7 @@ def add_memory_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("memory bank")
     group.add_argument(
         "--memory-size",
-        type=int,
+        type=positive_int,
         default=None,
         help="Patches kept (102400, 1024000, 10240000 in Table 3); omit to keep all.",
     )
@@ -82,16 +111,23 @@ def add_index_flags(
     group = parser.add_argument_group("nearest-neighbour index (ScaNN flags as published)")
     group.add_argument(
         "--index-backend",
-        choices=("scann", "exact"),
-        default="scann",
-        help="scann (the paper) or exact brute force (ground truth; good for small memories).",
+        choices=("auto", "scann", "exact"),
+        default="auto",
+        help="scann (the paper), exact (brute force: deterministic, on the GPU if there), or auto: scann where "
+        "installed (Linux x86-64), else exact.",
     )
-    group.add_argument("--num-neighbors", type=int, default=num_neighbors, help="Neighbours per query (k).")
-    group.add_argument("--num-leaves", type=int, default=512, help="ScaNN tree leaves (clamped to the memory size).")
-    group.add_argument("--num-leaves-to-search", type=int, default=leaves_to_search, help="ScaNN leaves searched.")
-    group.add_argument("--num-reordering-candidates", type=int, default=reordering, help="ScaNN exact re-ranking.")
+    group.add_argument("--num-neighbors", type=positive_int, default=num_neighbors, help="Neighbours per query (k).")
+    group.add_argument(
+        "--num-leaves", type=positive_int, default=512, help="ScaNN tree leaves (clamped to the memory size)."
+    )
+    group.add_argument(
+        "--num-leaves-to-search", type=positive_int, default=leaves_to_search, help="ScaNN leaves searched."
+    )
+    group.add_argument(
+        "--num-reordering-candidates", type=positive_int, default=reordering, help="ScaNN exact re-ranking."
+    )
     group.add_argument("--anisotropic-quantization-threshold", type=float, default=0.2, help="ScaNN AH threshold.")
-    group.add_argument("--dimensions-per-block", type=int, default=4, help="ScaNN AH dimensions per block.")
+    group.add_argument("--dimensions-per-block", type=positive_int, default=4, help="ScaNN AH dimensions per block.")
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:

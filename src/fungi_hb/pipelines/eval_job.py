@@ -314,6 +314,7 @@ def run_eval(job: EvalJob) -> dict:
         loader = tqdm(make_loader(ResizedSegmentation(validation, job.transform), job.data), desc="validation")
         confusion = evaluate(loader, setup.extract, memory, index, job.temperature, setup.info.input_size, device)
     result = matched_miou(confusion.numpy())
+    logger.info("Per-class IoU: %s", ", ".join(f"{name} {100 * v:.1f}" for name, v in zip(VOC_CLASSES, result.iou)))
     results = {
         "miou": result.miou,
         "miou_percent": round(100 * result.miou, 2),
@@ -327,6 +328,7 @@ def run_eval(job: EvalJob) -> dict:
         "num_val_images": len(validation),
         "memory_rows": int(memory.features.shape[0]),
         "memory_dim": int(memory.features.shape[1]),
+        "index_backend": "exact" if isinstance(index, ExactIndex) else "scann",
         "features": job.features,
         "negatives_layout": job.fungi.negatives_layout.value if job.features == "fungi" else None,
         "num_negatives": setup.num_negatives,
