@@ -114,8 +114,10 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
     """Load ``state`` into ``backbone`` with every key used, resampling position embeddings."""
     if "pos_embed" in state and state["pos_embed"].shape != backbone.pos_embed.shape:
         state = dict(state)
-        state["pos_embed"] = interpolate_pos_embed(state["pos_embed"], grid, backbone.num_prefix_tokens)
-    missing, unexpected = [], []
+        try:
+            state["pos_embed"] = interpolate_pos_embed(state["pos_embed"], grid, backbone.num_prefix_tokens)
+        except ValueError as exc:
+            raise UserError(f"The position embeddings in {source} cannot be resampled: {exc}.") from exc
     own = backbone.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
