@@ -1,5 +1,6 @@
 """Shared fixtures: the goldens folder, small synthetic datasets, a tiny random backbone."""
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,34 +31,53 @@ def synthetic_voc(tmp_path_factory) -> Path:
     return make_synthetic_voc(tmp_path_factory.mktemp("voc"), num_train=24, num_val=8, seed=0)
 
 
+def bank_args(data: Path, out: Path, *extra: str) -> list[str]:
+    """create_memory_bank.py flags for the tiny backbone at 64 px, outputs under ``out``."""
+    fixed = "--input-size 64 --batch-size 8 --num-workers 0 --num-leaves 16 --num-leaves-to-search 8".split()
+    outputs = [
+        "--memory-bank",
+        str(out / "features.pth"),
+        "--memory-bank-labels",
+        str(out / "labels.pth"),
+        "--scann-index",
+        str(out / "index"),
+    ]
+    return ["--data-dir", str(data), *TINY_MODEL, *fixed, *outputs, *extra]
+
+
+def eval_args(data: Path, support: Path, *extra: str) -> list[str]:
+    """eval_gradients.py flags for the tiny backbone at 64 px with the support index in ``support``."""
+    fixed = (
+        "--input-size 64 --batch-size 4 --num-workers 0 --num-leaves 16 --num-leaves-to-search 8 "
+        "--num-neighbors 10 --gradients-layer backbone.blocks.11.attn.proj"
+    ).split()
+    support_flags = ["--memory-bank", str(support / "features.pth"), "--scann-index", str(support / "index")]
+    return ["--data-dir", str(data), *TINY_MODEL, *fixed, *support_flags, *extra]
+
+
+def make_data(folder: Path, num_train: int, num_val: int = 4) -> str:
+    """A small dataset written by the user-facing generator script; returns its --data-dir."""
+    command = [
+        sys.executable,
+        "scripts/make_synthetic_voc.py",
+        str(folder),
+        "--num-train",
+        str(num_train),
+        "--num-val",
+        str(num_val),
+        "--height",
+        "48",
+        "--width",
+        "64",
+    ]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
 @pytest.fixture(scope="session")
 def support_index(synthetic_voc, tmp_path_factory) -> Path:
     """A support memory + ScaNN index of the tiny backbone at 64 px (5 neighbours, as published)."""
     from fungi_hb.cli.create_memory_bank import main
 
     out = tmp_path_factory.mktemp("support")
-    code = main(
-        [
-            "--data-dir",
-            str(synthetic_voc),
-            *TINY_MODEL,
-            "--input-size",
-            "64",
-            "--batch-size",
-            "8",
-            "--num-workers",
-            "0",
-            "--memory-bank",
-            str(out / "features.pth"),
-            "--memory-bank-labels",
-            str(out / "labels.pth"),
-            "--scann-index",
-            str(out / "index"),
-            "--num-leaves",
-            "16",
-            "--num-leaves-to-search",
-            "8",
-        ]
-    )
-    assert code == 0
+    assert main(bank_args(synthetic_voc, out)) == 0
     return out

@@ -5,8 +5,8 @@ import shutil
 import pytest
 import timm
 import torch
-from test_scripts_e2e import bank_args, eval_args
 
+from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.data.synthetic import make_synthetic_voc
 

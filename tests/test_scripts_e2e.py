@@ -8,63 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_MODEL
+from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.search import load_index
 
 pytestmark = pytest.mark.slow
-
-
-def bank_args(data, out, *extra):
-    return [
-        "--data-dir",
-        str(data),
-        *TINY_MODEL,
-        "--input-size",
-        "64",
-        "--batch-size",
-        "8",
-        "--num-workers",
-        "0",
-        "--memory-bank",
-        str(out / "features.pth"),
-        "--memory-bank-labels",
-        str(out / "labels.pth"),
-        "--scann-index",
-        str(out / "index"),
-        "--num-leaves",
-        "16",
-        "--num-leaves-to-search",
-        "8",
-        *extra,
-    ]
-
-
-def eval_args(data, support, *extra):
-    return [
-        "--data-dir",
-        str(data),
-        *TINY_MODEL,
-        "--input-size",
-        "64",
-        "--batch-size",
-        "4",
-        "--num-workers",
-        "0",
-        "--memory-bank",
-        str(support / "features.pth"),
-        "--scann-index",
-        str(support / "index"),
-        "--num-leaves",
-        "16",
-        "--num-leaves-to-search",
-        "8",
-        "--num-neighbors",
-        "10",
-        "--gradients-layer",
-        "backbone.blocks.11.attn.proj",
-        *extra,
-    ]
 
 
 @pytest.mark.parametrize("memory_size", [None, 240])

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, make_data
 
 pytestmark = pytest.mark.slow
 
@@ -25,25 +25,7 @@ def test_smoke_run(tmp_path):
 
 
 def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
-    data = subprocess.run(
-        [
-            sys.executable,
-            "scripts/make_synthetic_voc.py",
-            str(tmp_path / "data"),
-            "--num-train",
-            "8",
-            "--num-val",
-            "4",
-            "--height",
-            "48",
-            "--width",
-            "64",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    data = make_data(tmp_path / "data", num_train=8)
     env = dict(
         TRAIN_SAMPLES="4",
         AUGMENTATION_EPOCHS="2",
@@ -78,25 +60,7 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
 )
 def test_reproduction_scripts_on_tiny_settings(tmp_path, script, env, published):
     """The published experiments' scripts, with the published index settings (clamped on this tiny memory)."""
-    data = subprocess.run(
-        [
-            sys.executable,
-            "scripts/make_synthetic_voc.py",
-            str(tmp_path / "data"),
-            "--num-train",
-            "12",
-            "--num-val",
-            "4",
-            "--height",
-            "48",
-            "--width",
-            "64",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    data = make_data(tmp_path / "data", num_train=12)
     result = run_script(
         [script],
         DATA_DIR=data,
