@@ -1,7 +1,6 @@
 """The shared main-wrapper: logging, and user errors as one clear line with exit status 2."""
 
 import logging
-import sys
 from typing import Callable
 
 from ..errors import UserError
@@ -11,6 +10,7 @@ logger = logging.getLogger("fungi_hb")
 
 
 def run_main(job: Callable[[], object], log_level: str) -> int:
+    """Run ``job`` with logging set up; 0 on success, 2 for a user error, 130 when interrupted."""
     setup_logging(log_level)
     try:
         job()
@@ -21,10 +21,3 @@ def run_main(job: Callable[[], object], log_level: str) -> int:
         logger.error("Interrupted; no partial output was left in place.")
         return 130
     return 0
-
-
-def fail(message: str) -> None:
-    """Report a user error found while parsing and exit with status 2."""
-    setup_logging("INFO")
-    logger.error("%s", message)
-    sys.exit(2)
