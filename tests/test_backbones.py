@@ -1,3 +1,5 @@
+import argparse
+
 import pytest
 import timm
 import torch
@@ -13,8 +15,9 @@ def dino_style_checkpoint(path, full: bool = False):
     torch.manual_seed(0)
     vit = timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=0)
     state = vit.state_dict()
-    if full:  # dino_deitsmall16_full_checkpoint-style: teacher weights under 'backbone.'
-        state = {"teacher": {f"backbone.{k}": v for k, v in state.items()} | {"head.mlp.0.weight": torch.zeros(2, 2)}}
+    if full:  # dino_deitsmall16_full_checkpoint-style: teacher weights under 'backbone.', and the run's args
+        teacher = {f"backbone.{k}": v for k, v in state.items()} | {"head.mlp.0.weight": torch.zeros(2, 2)}
+        state = {"teacher": teacher, "args": argparse.Namespace(arch="vit_small", patch_size=16), "epoch": 100}
     torch.save(state, path)
     return vit
 
@@ -105,3 +108,11 @@ def test_random_weights_are_seeded_and_said_so():
     b, _ = build_backbone(BackboneConfig("vit_tiny_patch16_224", "random", 32, 16, seed=1))
     assert "random" in info.weights_source
     torch.testing.assert_close(a.blocks[0].attn.qkv.weight, b.blocks[0].attn.qkv.weight)
+
+
+def test_checkpoint_with_arbitrary_objects_is_not_unpickled(tmp_path):
+    import datetime
+
+    torch.save({"model": {}, "when": datetime.datetime(2024, 1, 1)}, tmp_path / "odd.pth")
+    with pytest.raises(UserError, match="Cannot read the checkpoint"):
+        build_backbone(BackboneConfig("dino_vits16", str(tmp_path / "odd.pth"), 64, 16))

@@ -5,6 +5,7 @@ or a timm checkpoint); the torch hub cache; a download when online. ``--weights 
 randomly initialised backbone for tests and demos.
 """
 
+import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +133,11 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
 
 
 def _read_checkpoint(path: Path) -> object:
+    """Load tensors only (no arbitrary pickled code); DINO's full checkpoints also hold an argparse Namespace."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a corrupt or non-torch file: say which
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt, non-torch or code-carrying file: say which
         raise UserError(f"Cannot read the checkpoint {path}: {exc}. Download it again.") from exc
 
 
