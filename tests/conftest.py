@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-GOLDENS = ROOT.parent / "shared" / "goldens"  # read-only reference outputs of the published code
+GOLDENS = ROOT / "tests" / "goldens"
 
 # A small random timm ViT that runs in well under a second per batch on a CPU at 32-64 px.
 TINY_MODEL = ["--model", "vit_tiny_patch16_224", "--weights", "random", "--patch-size", "16"]

@@ -12,13 +12,14 @@ from conftest import ROOT
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.pipelines.eval_job import capped_negatives
 
-PUBLISHED = ROOT.parent / "shared" / "seed" / "published-README.md"
+# The published README's shell blocks (assignments and commands), kept as test data.
+PUBLISHED = ROOT / "tests" / "data" / "published_commands.sh"
 
 
 def published_commands() -> list[tuple[str, list[str]]]:
-    """(script, argv) of every `python X.py ...` in the README's sh blocks, variables expanded."""
+    """(script, argv) of every `python X.py ...` of the published blocks, variables expanded."""
     commands = []
-    for block in re.findall(r"```sh\n(.*?)```", PUBLISHED.read_text(), flags=re.S):
+    for block in PUBLISHED.read_text().split("\n\n"):
         variables: dict[str, str] = {}
         for line in block.replace("\\\n", " ").splitlines():
             line = line.strip()
