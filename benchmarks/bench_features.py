@@ -29,14 +29,17 @@ from fungi_hb.data.synthetic import make_synthetic_voc  # noqa: E402
 from fungi_hb.data.transforms import TransformConfig  # noqa: E402
 from fungi_hb.data.voc import DataConfig, train_samples  # noqa: E402
 from fungi_hb.devices import autocast_dtype, resolve_device  # noqa: E402
-from fungi_hb.fungi import FungiModel  # noqa: E402
+from fungi_hb.embeddings import EmbeddingExtractor  # noqa: E402
+from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel  # noqa: E402
 from fungi_hb.fungi.projection import make_projection  # noqa: E402
 from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402
+from fungi_hb.index import IndexConfig, build_index  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
-from fungi_hb.memory_bank import MemoryConfig, fill_memory  # noqa: E402
-from fungi_hb.pipelines.common import embedding_fn  # noqa: E402
-from fungi_hb.pipelines.eval_job import FungiConfig, Support, fungi_feature_fn  # noqa: E402
-from fungi_hb.search import IndexConfig, build_index  # noqa: E402
+from fungi_hb.memory.fill import fill_memory  # noqa: E402
+from fungi_hb.memory.plan import plan_memory  # noqa: E402
+from fungi_hb.memory.types import MemoryConfig  # noqa: E402
+from fungi_hb.pipelines.loaders import train_epochs  # noqa: E402
+from fungi_hb.pipelines.support import Support  # noqa: E402
 
 
 def main() -> int:
@@ -62,10 +65,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = make_synthetic_voc(Path(tmp), num_train=args.images, num_val=1, size=(375, 500))
         data = DataConfig(root, batch_size=args.batch_size, num_workers=args.num_workers)
-        samples = train_samples(data)
-        transform = TransformConfig(args.input_size)
+        samples = train_samples(data, 0)
         if args.mode == "bank":
-            extract = embedding_fn(backbone, info.num_prefix_tokens, device, dtype)
+            extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype)
             dim = info.embed_dim
         else:
             model = FungiModel(backbone, info.embed_dim, 96, 0).to(device)
@@ -73,9 +75,11 @@ def main() -> int:
             layer = resolve_linear(model, config.gradients_layer)
             projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
             support_rows = torch.nn.functional.normalize(torch.randn(args.support_rows, info.embed_dim), dim=1)
-            index = build_index(support_rows.numpy(), IndexConfig(backend=args.index_backend, num_neighbors=5), device)
-            support = Support(support_rows.to(device), index, 5, None)
-            extract = fungi_feature_fn(model, info, config, projection, support, 2, device, dtype, 0)
+            index = build_index(support_rows, IndexConfig(backend=args.index_backend, num_neighbors=5), device)
+            support = Support(index.place(support_rows), index, 5, None)
+            extract = FungiExtractor(
+                model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype, 0
+            )
             dim = 2 * info.embed_dim
         images = torch.randn(args.batch_size, 3, args.input_size, args.input_size)
         extract(images)  # warm-up (allocations, kernels)
@@ -83,7 +87,9 @@ def main() -> int:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        fill_memory(samples, data, transform, MemoryConfig(None, 1), extract, info.patch_size, dim, desc=args.mode)
+        plan = plan_memory(MemoryConfig(None, 1), len(samples), info.grid**2)
+        epochs = train_epochs(samples, info.input_size, TransformConfig(), data, 0, 1, args.mode)
+        fill_memory(epochs, extract, plan, info.patch_size, 21, dim, torch.Generator().manual_seed(0))
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start

@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fungi_hb.backbones import BackboneConfig, build_backbone  # noqa: E402
-from fungi_hb.fungi import FungiModel, fungi_features  # noqa: E402
+from fungi_hb.fungi import FungiConfig, FungiModel, fungi_features  # noqa: E402
 from fungi_hb.fungi.projection import make_projection  # noqa: E402
 from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
@@ -27,25 +27,20 @@ LAYER = "backbone.blocks.11.attn.proj"
 
 
 def features_on(device: torch.device, dtype: torch.dtype | None, args, images, support) -> torch.Tensor:
-    backbone, info = build_backbone(BackboneConfig(args.model, "random", args.input_size, 16, seed=0))
+    backbone, info = build_backbone(BackboneConfig(args.model, "random", args.input_size, 16), seed=0)
     model = FungiModel(backbone, info.embed_dim, 96, seed=0).to(device)
-    projection = make_projection(info.embed_dim, token_gradient_width(resolve_linear(model, LAYER)), 0)
+    layer = resolve_linear(model, LAYER)
+    projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
     support = support.to(device)
 
     def neighbors(tokens: torch.Tensor) -> torch.Tensor:
         return support[torch.topk(tokens @ support.T, 5, dim=-1).indices]
 
+    config = FungiConfig(LAYER, negative_batch_percent=1.0)
     out = fungi_features(
-        model,
-        images.to(device),
-        LAYER,
-        projection.to(device),
-        neighbors,
-        2,
-        negative_keep_probability=1.0,
-        autocast_dtype=dtype,
+        model, layer, images.to(device), projection.to(device), neighbors, config, autocast_dtype=dtype
     )
-    return out.features.float().cpu()
+    return out.float().cpu()
 
 
 def main() -> int:

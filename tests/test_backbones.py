@@ -104,8 +104,8 @@ def test_bad_backbone_settings(config, message):
 
 
 def test_random_weights_are_seeded_and_said_so():
-    a, info = build_backbone(BackboneConfig("vit_tiny_patch16_224", "random", 32, 16, seed=1))
-    b, _ = build_backbone(BackboneConfig("vit_tiny_patch16_224", "random", 32, 16, seed=1))
+    a, info = build_backbone(BackboneConfig("vit_tiny_patch16_224", "random", 32, 16), seed=1)
+    b, _ = build_backbone(BackboneConfig("vit_tiny_patch16_224", "random", 32, 16), seed=1)
     assert "random" in info.weights_source
     torch.testing.assert_close(a.blocks[0].attn.qkv.weight, b.blocks[0].attn.qkv.weight)
 

@@ -93,6 +93,13 @@ def test_support_at_another_input_size(voc, support_index, caplog):
     assert "input_size: 64 there, 32 now" in text
 
 
+def test_support_with_another_image_std_or_seed(voc, support_index, caplog):
+    text = run_eval(eval_args(voc, support_index, "--image-std", "0.229", "0.224", "0.225"), caplog)
+    assert "image_std: [0.229, 0.224, 0.255] there, [0.229, 0.224, 0.225] now" in text and "--image-std" in text
+    text = run_eval(eval_args(voc, support_index, "--seed", "41"), caplog)
+    assert "seed: 42 there, 41 now" in text
+
+
 def test_index_built_from_another_memory(voc, support_index, tmp_path, caplog):
     other = tmp_path / "other"
     assert create_memory_bank.main(bank_args(voc, other)) == 0
@@ -132,7 +139,7 @@ def test_wrong_layer_path(voc, support_index, caplog):
     text = run_eval(
         replace_flag(eval_args(voc, support_index), "--gradients-layer", "backbone.blocks.12.attn.proj"), caplog
     )
-    assert "Closest Linear layers" in text and "backbone.blocks.1" in text
+    assert "closest Linear layers" in text and "backbone.blocks.1" in text and "--gradients-layer" in text
 
 
 def test_fungi_without_support(voc, tmp_path, caplog):

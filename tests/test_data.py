@@ -17,8 +17,8 @@ def test_both_layouts_are_detected(tmp_path, layout):
     if layout == "vocdevkit":
         assert detect_layout(tmp_path).name == "vocdevkit"  # the folder above VOCdevkit works too
     config = DataConfig(root)
-    assert len(train_samples(config)) == 4 and len(val_samples(config)) == 2
-    assert all("SegmentationClassAug" in str(s.mask) for s in train_samples(config))
+    assert len(train_samples(config, 0)) == 4 and len(val_samples(config)) == 2
+    assert all("SegmentationClassAug" in str(s.mask) for s in train_samples(config, 0))
     assert all("SegmentationClass/" in str(s.mask) for s in val_samples(config))
 
 
@@ -39,24 +39,24 @@ def test_crop_parameters_follow_torchvision(seed):
 
 
 def test_augmentation_depends_on_seed_epoch_and_index_only(synthetic_voc):
-    samples = train_samples(DataConfig(synthetic_voc))
-    cfg = TransformConfig(64)
-    a = AugmentedSegmentation(samples, cfg, seed=1, epoch=0)
+    samples = train_samples(DataConfig(synthetic_voc), 0)
+    cfg = TransformConfig()
+    a = AugmentedSegmentation(samples, 64, cfg, seed=1, epoch=0)
     image, mask, index = a[3]
     assert image.shape == (3, 64, 64) and mask.shape == (1, 64, 64) and mask.dtype == torch.uint8
     assert torch.equal(image, a[3][0])
-    assert not torch.equal(image, AugmentedSegmentation(samples, cfg, seed=1, epoch=1)[3][0])
+    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, epoch=1)[3][0])
     assert set(mask.unique().tolist()) <= set(range(21)) | {255}
-    v_image, v_mask, _ = ResizedSegmentation(samples, cfg)[0]
+    v_image, v_mask, _ = ResizedSegmentation(samples, 64, cfg)[0]
     assert v_image.shape == (3, 64, 64) and 255 in v_mask.unique().tolist()
 
 
 def test_missing_folder_split_image_and_unreadable_image(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        train_samples(DataConfig(tmp_path / "nowhere"))
+        train_samples(DataConfig(tmp_path / "nowhere"), 0)
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="neither the seed layout"):
-        train_samples(DataConfig(tmp_path / "empty"))
+        train_samples(DataConfig(tmp_path / "empty"), 0)
     root = make_synthetic_voc(tmp_path / "voc", num_train=3, num_val=2)
     (root / "sets" / "val.txt").unlink()
     with pytest.raises(UserError, match="val split file"):
@@ -66,7 +66,7 @@ def test_missing_folder_split_image_and_unreadable_image(tmp_path):
         val_samples(DataConfig(root))
     (root / "images" / "2007_000001.jpg").unlink()
     with pytest.raises(UserError, match="lack an image or a mask"):
-        train_samples(DataConfig(root))
+        train_samples(DataConfig(root), 0)
     (root / "images" / "2007_000001.jpg").write_bytes(b"garbage")
     with pytest.raises(UserError, match="Cannot read"):
-        train_samples(DataConfig(root))
+        train_samples(DataConfig(root), 0)

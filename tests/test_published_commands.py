@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from fungi_hb.cli import create_memory_bank, eval_gradients
-from fungi_hb.pipelines.eval_job import capped_negatives
+from fungi_hb.pipelines.preflight import capped_negatives
 
 # The published README's shell blocks (assignments and commands), kept as test data.
 PUBLISHED = ROOT / "tests" / "data" / "published_commands.sh"
@@ -50,7 +50,7 @@ def test_every_published_flag_is_accepted(number):
     job = module.job_from_args(module.build_parser().parse_args(argv))
     assert job.backbone.model == "dino_vits16" and job.backbone.input_size == 512 and job.backbone.patch_size == 16
     assert job.backbone.weights is None  # the hub cache or a download, as published
-    assert job.data.seed == 42 and job.data.data_dir == Path("./VOCSegmentation")
+    assert job.seed == 42 and job.data.data_dir == Path("./VOCSegmentation")
     assert job.index.backend == "auto" and job.index.num_leaves == 512  # ScaNN wherever it is installed
 
 

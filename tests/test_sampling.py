@@ -25,6 +25,16 @@ def test_scores_equal_the_rule_on_mixed_patches():
     torch.testing.assert_close(rarity_scores(labels), slow_scores(labels))
 
 
+def test_scores_of_a_hand_worked_image():
+    # patches: {0}, {0, 1}, {1}, {2}; classes appear in f_0 = 2, f_1 = 2, f_2 = 1 patches
+    labels = torch.zeros(1, 4, 21)
+    labels[0, 0, 0] = 1.0
+    labels[0, 1, 0] = labels[0, 1, 1] = 0.5
+    labels[0, 2, 1] = 1.0
+    labels[0, 3, 2] = 1.0
+    assert rarity_scores(labels).tolist() == [[2.0, 4.0, 2.0, 1.0]]
+
+
 def test_selection_is_lowest_score_times_uniform_noise():
     labels = torch.rand(2, 12, 21) * (torch.rand(2, 12, 21) > 0.8)
     keep = select_patches(labels, 4, torch.Generator().manual_seed(3))
@@ -51,23 +61,32 @@ def test_count_per_image_and_determinism():
     assert all(len(set(row)) == 3 for row in a.tolist())
 
 
-@pytest.mark.parametrize("memory_size, expected", [(100, 10), (1024 * 10, 1024), (10582 * 9 + 5, 9)])
-def test_patches_per_image(memory_size, expected):
-    n = memory_size // expected if expected != 9 else 10582
-    assert patches_per_image(memory_size, n, 1, 1024) == expected
+@pytest.mark.parametrize(
+    "memory_size, num_images, epochs, expected",
+    [
+        (100, 10, 1, 10),  # 100 // 10
+        (102400, 10582, 1, 9),  # the published VOC setting: 9 patches per image (95238 rows filled)
+        (1024000, 10582, 1, 96),
+        (10240000, 10582, 1, 967),
+        (7, 3, 2, 1),  # 7 // 6
+        (1024, 1, 1, 1024),  # every patch of a 512-px image
+    ],
+)
+def test_patches_per_image(memory_size, num_images, epochs, expected):
+    assert patches_per_image(memory_size, num_images, epochs, 1024) == expected
 
 
-def test_memory_size_too_small_or_too_large_is_a_user_error():
-    with pytest.raises(UserError, match="0 patches per image"):
+def test_memory_size_too_small_or_too_large_is_refused():
+    with pytest.raises(ValueError, match="0 patches per image"):
         patches_per_image(5, 10, 1, 16)
-    with pytest.raises(UserError, match="only 16"):
+    with pytest.raises(ValueError, match="only 16"):
         patches_per_image(10_000, 10, 1, 16)
 
 
 def test_memory_larger_than_ram_is_refused_early(monkeypatch):
-    from fungi_hb import memory_bank
+    from fungi_hb.pipelines import preflight
 
-    monkeypatch.setattr(memory_bank, "available_ram_bytes", lambda: 2**30)
+    monkeypatch.setattr(preflight, "available_ram_bytes", lambda: 2**30)
     with pytest.raises(UserError, match="Lower --memory-size"):
-        memory_bank.check_fits_in_ram(10_240_000, 768)
-    memory_bank.check_fits_in_ram(1000, 768)
+        preflight.check_fits_in_ram(10_240_000, 768, 21)
+    preflight.check_fits_in_ram(1000, 768, 21)

@@ -10,7 +10,7 @@ import torch
 
 from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
-from fungi_hb.search import load_index
+from fungi_hb.index import load_index
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +26,13 @@ def test_memory_bank_outputs(synthetic_voc, tmp_path, memory_size):
     torch.testing.assert_close(features.norm(dim=1), torch.ones(rows))
     torch.testing.assert_close(labels.sum(dim=1), torch.ones(rows))
     meta = json.loads((tmp_path / "features.meta.json").read_text())
-    assert meta["rows"] == rows and meta["dim"] == 192 and meta["model"] == "vit_tiny_patch16_224"
-    assert meta["weights"].startswith("random") and meta["memory_size"] == memory_size
+    features_identity = meta["identity"]["features"]
+    assert meta["rows"] == rows and meta["dim"] == 192 and features_identity["model"] == "vit_tiny_patch16_224"
+    assert features_identity["weights"].startswith("random") and meta["identity"]["memory_size"] == memory_size
     shutil.move(tmp_path / "index", tmp_path / "moved")
     index, index_meta = load_index(tmp_path / "moved")
     assert index_meta["memory_id"] == meta["memory_id"] and index_meta["size"] == rows
-    top1 = index.search(features[:40].numpy())[:, 0]
+    top1 = index.search(features[:40])[:, 0]
     found_itself = (features[top1] * features[:40]).sum(1) > 0.9999  # itself or an identical patch
     assert found_itself.sum() >= 36  # approximate search: almost always
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]  # no temporary leftovers
@@ -47,7 +48,7 @@ def test_scann_neighbours_of_a_real_memory_agree_with_exact(synthetic_voc, tmp_p
     assert features.shape[0] == 24 * 8 * 16
     index, _ = load_index(tmp_path / "index")
     queries = features[::10] + 0.01 * torch.randn(features[::10].shape)
-    found = index.search(queries.numpy())
+    found = index.search(queries).numpy()
     exact = torch.topk(queries @ features.T, 5).indices.numpy()
     recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)])
     assert recall >= 0.9
@@ -128,7 +129,8 @@ def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
     results = json.loads(out.read_text())
     assert results["features"] == "fungi" and results["negatives_layout"] == "published"
     assert results["memory_dim"] == 2 * 192 and results["num_negatives"] == 2
-    assert 0 < results["miou"] <= 1
+    assert results["feature_identity"]["fungi"]["num_negatives"] == 2
+    assert results["memory_identity"]["features"]["kind"] == "fungi"
     assert torch.load(tmp_path / "r.pth").shape == (192, 192 * 193)
     # reusing the saved projection reproduces the run exactly
     args2 = eval_args(
@@ -170,8 +172,8 @@ def test_true_neighbour_layout_and_exact_backend(synthetic_voc, support_index, t
 
 
 def test_a_failed_run_leaves_no_file_behind(synthetic_voc, tmp_path, monkeypatch):
-    from fungi_hb import atomic
-    from fungi_hb.search import ScannIndex
+    from fungi_hb.index.scann import ScannIndex
+    from fungi_hb.storage import atomic
 
     def broken(*args, **kwargs):
         raise RuntimeError("index build failed")

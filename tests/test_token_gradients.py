@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 from conftest import GOLDENS
-from fungi_hb.errors import UserError
 from fungi_hb.fungi.loss import patch_info_nce
 from fungi_hb.fungi.model import FungiModel
 from fungi_hb.fungi.projection import project_token_gradients
@@ -87,9 +86,9 @@ def test_backward_stops_at_the_layer_and_hook_is_removed():
 
 def test_wrong_path_names_close_layers():
     model = tiny_model()
-    with pytest.raises(UserError, match="backbone.blocks.1.attn.proj"):
+    with pytest.raises(LookupError, match="backbone.blocks.1.attn.proj"):
         resolve_linear(model, "backbone.blocks.11.attn.proj")
-    with pytest.raises(UserError, match="not a Linear"):
+    with pytest.raises(LookupError, match="not a Linear"):
         resolve_linear(model, "backbone.blocks.1.attn")
 
 

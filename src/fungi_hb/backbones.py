@@ -5,7 +5,6 @@ or a timm checkpoint); the torch hub cache; a download when online. ``--weights 
 randomly initialised backbone for tests and demos.
 """
 
-import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from torch import nn
 
 from .errors import UserError
 from .pos_embed import interpolate_pos_embed
+from .storage.torch_files import read_torch_file
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ class BackboneConfig:
     weights: str | None  # checkpoint path, "random", or None for the hub cache / download
     input_size: int  # S, square input side in pixels
     patch_size: int  # p, must equal the model's patch size
-    seed: int = 0  # initialises random weights
+
+    @property
+    def grid(self) -> int:
+        """G = S / p patches per side (the one place it is computed)."""
+        return self.input_size // self.patch_size
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,12 @@ class BackboneInfo:
     num_prefix_tokens: int  # 1 (CLS) for DINO
 
     @property
+    def config(self) -> BackboneConfig:
+        return BackboneConfig(self.model, self.weights_source, self.input_size, self.patch_size)
+
+    @property
     def grid(self) -> int:
-        return self.input_size // self.patch_size
+        return self.config.grid
 
 
 def known_models() -> list[str]:
@@ -133,12 +141,8 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
 
 
 def _read_checkpoint(path: Path) -> object:
-    """Load tensors only (no arbitrary pickled code); DINO's full checkpoints also hold an argparse Namespace."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt, non-torch or code-carrying file: say which
-        raise UserError(f"Cannot read the checkpoint {path}: {exc}. Download it again.") from exc
+    """Tensors only (no arbitrary pickled code); DINO's full checkpoints also hold an argparse Namespace."""
+    return read_torch_file(path, "checkpoint", "Download it again, or pass another --weights.", allow_namespace=True)
 
 
 def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], str]:
@@ -168,15 +172,16 @@ def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], 
     return extract_state_dict(checkpoint), url
 
 
-def build_backbone(config: BackboneConfig) -> tuple[nn.Module, BackboneInfo]:
-    """A frozen, eval-mode ViT whose ``forward_features`` gives [B, T, E] at ``config.input_size``."""
+def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, BackboneInfo]:
+    """A frozen, eval-mode ViT whose ``forward_features`` gives [B, T, E] at ``config.input_size``;
+    ``seed`` initialises random weights."""
     architecture = _architecture(config.model)
     if config.input_size % config.patch_size != 0:
         raise UserError(
             f"--input-size {config.input_size} is not a multiple of --patch-size {config.patch_size}."
             f" Use e.g. {config.input_size // config.patch_size * config.patch_size}."
         )
-    torch.manual_seed(config.seed)  # timm initialises from the global generator
+    torch.manual_seed(seed)  # timm initialises from the global generator
     try:
         backbone = timm.create_model(architecture, pretrained=False, num_classes=0, img_size=config.input_size)
     except TypeError as exc:
@@ -187,9 +192,9 @@ def build_backbone(config: BackboneConfig) -> tuple[nn.Module, BackboneInfo]:
             f"--patch-size {config.patch_size} does not match {config.model}, whose patches are "
             f"{model_patch} px. Use --patch-size {model_patch}."
         )
-    grid = config.input_size // config.patch_size
+    grid = config.grid
     if config.weights == "random":
-        source = f"random (seed {config.seed})"
+        source = f"random (seed {seed})"
         logger.warning("Using a RANDOMLY INITIALISED %s: results say nothing about DINO.", config.model)
     elif config.weights is not None:
         path = Path(config.weights)
@@ -215,8 +220,8 @@ def build_backbone(config: BackboneConfig) -> tuple[nn.Module, BackboneInfo]:
         config.model,
         info.embed_dim,
         config.input_size,
-        grid,
-        grid,
+        config.grid,
+        config.grid,
         source,
     )
     return backbone, info

@@ -8,16 +8,21 @@ from typing import Iterable
 
 import torch
 
+from .index.base import NeighborIndex
 from .label_transfer import transfer_labels, upsample_predictions
-from .memory_bank import FeatureFn, Memory
+from .memory.types import FeatureFn, Memory
 from .miou import confusion_matrix
-from .search import NeighborIndex, search_tensor
 
 logger = logging.getLogger(__name__)
 
 
 def predict_batch(
-    queries: torch.Tensor, neighbor_ids: torch.Tensor, memory: Memory, temperature: float, input_size: int
+    queries: torch.Tensor,
+    neighbor_ids: torch.Tensor,
+    memory: Memory,
+    temperature: float,
+    grid: int,
+    input_size: int,
 ) -> torch.Tensor:
     """Predicted class ids of a batch.
 
@@ -26,12 +31,11 @@ def predict_batch(
         neighbor_ids: [B*P, k] memory rows retrieved for each patch.
         memory: features [M, D] and labels [M, C], on the queries' device or in host RAM.
         temperature: label-transfer temperature.
-        input_size: S.
+        grid: G; input_size: S.
     Returns:
         [B, S, S] int64 class ids.
     """
-    batch, patches, dim = queries.shape
-    grid = int(round(patches**0.5))
+    batch, _, dim = queries.shape
     ids = neighbor_ids.to(memory.features.device)  # a large memory stays in host RAM
     keys = memory.features[ids].to(queries.device)  # (B*P, k, D)
     values = memory.labels[ids].to(queries.device)  # (B*P, k, C)
@@ -41,10 +45,11 @@ def predict_batch(
 
 def evaluate(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-    feature_fn: FeatureFn,
+    extract: FeatureFn,
     memory: Memory,
     index: NeighborIndex,
     temperature: float,
+    grid: int,
     input_size: int,
     device: torch.device,
 ) -> torch.Tensor:
@@ -52,8 +57,8 @@ def evaluate(
     num_classes = memory.labels.shape[1]
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     for images, masks, _ in batches:
-        queries = torch.nn.functional.normalize(feature_fn(images).float(), dim=-1).to(device)  # (B, P, D)
-        ids = search_tensor(index, queries.flatten(0, 1))  # (B*P, k)
-        predicted = predict_batch(queries, ids, memory, temperature, input_size)  # (B, S, S)
+        queries = torch.nn.functional.normalize(extract(images).float(), dim=-1).to(device)  # (B, P, D)
+        ids = index.search(queries.flatten(0, 1))  # (B*P, k)
+        predicted = predict_batch(queries, ids, memory, temperature, grid, input_size)  # (B, S, S)
         confusion += confusion_matrix(masks[:, 0].to(device), predicted, num_classes).cpu()
     return confusion

@@ -3,6 +3,9 @@
 import logging
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -14,7 +17,28 @@ def setup_logging(level: str = "INFO") -> None:
         stream=sys.stderr,
     )
     logging.getLogger("fungi_hb").setLevel(getattr(logging, level.upper()))
-    # ScaNN/absl are chatty on stderr; keep them to warnings unless debugging.
-    if level.upper() != "DEBUG":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+@contextmanager
+def native_stderr_to(logger: logging.Logger) -> Iterator[None]:
+    """Route what C++ code (ScaNN's absl logging) writes to file descriptor 2 during the block into
+    ``logger``: informational lines at DEBUG, lines marked as errors (``E``/``F`` prefixes) at WARNING.
+    Python's own writes to stderr in the block are caught too, so keep the block to the native call."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedded interpreter): leave it alone
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    level = logging.WARNING if line[:1] in ("E", "F") and line[1:5].isdigit() else logging.DEBUG
+                    logger.log(level, "%s", line.rstrip())

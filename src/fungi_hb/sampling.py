@@ -2,23 +2,19 @@
 
 import torch
 
-from .errors import UserError
-
 
 def patches_per_image(memory_size: int, num_images: int, epochs: int, patches: int) -> int:
-    """s = M // (N * A), checked to lie in 1..P."""
+    """s = M // (N * A), checked to lie in 1..P; ``ValueError`` otherwise."""
     s = memory_size // (num_images * epochs)
     if s < 1:
-        raise UserError(
-            f"--memory-size {memory_size} leaves 0 patches per image for {num_images} images x "
-            f"{epochs} augmentation epochs. Use --memory-size >= {num_images * epochs}, or omit it "
-            "to keep every patch."
+        raise ValueError(
+            f"a memory of {memory_size} rows leaves 0 patches per image for {num_images} images x "
+            f"{epochs} augmentation epochs; it needs at least {num_images * epochs} rows"
         )
     if s > patches:
-        raise UserError(
-            f"--memory-size {memory_size} asks for {s} patches per image but an image has only "
-            f"{patches}. Use --memory-size <= {patches * num_images * epochs}, or omit it to keep "
-            "every patch."
+        raise ValueError(
+            f"a memory of {memory_size} rows asks for {s} patches per image but an image has only "
+            f"{patches}; it can hold at most {patches * num_images * epochs} rows"
         )
     return s
 

@@ -3,7 +3,8 @@
 import argparse
 from pathlib import Path
 
-from ..pipelines.memory_bank_job import MemoryBankJob, run_memory_bank
+from ..pipelines.jobs import MemoryBankJob
+from ..pipelines.memory_bank_job import run_memory_bank
 from . import flags
 from .run import run_main
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
     return MemoryBankJob(
+        seed=args.seed,
         backbone=flags.backbone_config(args),
         data=flags.data_config(args),
         transform=flags.transform_config(args),

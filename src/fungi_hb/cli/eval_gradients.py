@@ -4,8 +4,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..fungi.negatives import NeighborLayout
-from ..pipelines.eval_job import EvalJob, FungiConfig, run_eval
+from ..fungi import FungiConfig, NeighborLayout
+from ..pipelines.eval_job import run_eval
+from ..pipelines.jobs import EvalJob
 from . import flags
 from .run import run_main
 
@@ -98,11 +99,10 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         negative_batch_percent=args.negative_batch_percent,
         simclr_temperature=args.simclr_temperature,
         negatives_layout=NeighborLayout(args.negatives_layout),
-        projection_matrix=args.projection_matrix,
-        save_projection_matrix=args.save_projection_matrix,
         projection_chunk=args.projection_chunk,
     )
     return EvalJob(
+        seed=args.seed,
         backbone=flags.backbone_config(args),
         data=flags.data_config(args),
         transform=flags.transform_config(args),
@@ -110,6 +110,8 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         index=flags.index_config(args),
         features=args.features,
         fungi=fungi,
+        projection_matrix=args.projection_matrix,
+        save_projection_matrix=args.save_projection_matrix,
         support_features=args.memory_bank,
         support_index=args.scann_index,
         temperature=args.temperature,

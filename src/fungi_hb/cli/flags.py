@@ -6,8 +6,8 @@ from pathlib import Path
 from ..backbones import BackboneConfig
 from ..data.transforms import PUBLISHED_STD, TransformConfig
 from ..data.voc import DataConfig
-from ..memory_bank import MemoryConfig
-from ..search import IndexConfig
+from ..index.base import IndexConfig
+from ..memory.types import MemoryConfig
 
 
 def positive_int(text: str) -> int:
@@ -136,7 +136,7 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
 
 def backbone_config(args: argparse.Namespace) -> BackboneConfig:
     return BackboneConfig(
-        model=args.model, weights=args.weights, input_size=args.input_size, patch_size=args.patch_size, seed=args.seed
+        model=args.model, weights=args.weights, input_size=args.input_size, patch_size=args.patch_size
     )
 
 
@@ -148,12 +148,11 @@ def data_config(args: argparse.Namespace) -> DataConfig:
         val_list=getattr(args, "val_list", None),
         batch_size=args.batch_size,
         num_workers=args.num_workers,
-        seed=args.seed,
     )
 
 
 def transform_config(args: argparse.Namespace) -> TransformConfig:
-    return TransformConfig(input_size=args.input_size, std=tuple(args.image_std))
+    return TransformConfig(std=tuple(args.image_std))
 
 
 def memory_config(args: argparse.Namespace) -> MemoryConfig:

@@ -16,7 +16,8 @@ PUBLISHED_STD = (0.229, 0.224, 0.255)  # the published code's typo for 0.225, ke
 
 @dataclass(frozen=True)
 class TransformConfig:
-    input_size: int  # S
+    """Normalisation and augmentation settings (the output size S comes with the backbone)."""
+
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = PUBLISHED_STD
     crop_scale: tuple[float, float] = (0.5, 2.0)
@@ -77,10 +78,10 @@ def to_tensors(image: Image.Image, mask: Image.Image, config: TransformConfig) -
 
 
 def train_transform(
-    image: Image.Image, mask: Image.Image, config: TransformConfig, generator: torch.Generator
+    image: Image.Image, mask: Image.Image, size: int, config: TransformConfig, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paired random resized crop (bilinear / nearest), colour jitter on the image, normalise."""
-    size = [config.input_size, config.input_size]
+    """Paired random resized crop to ``size`` x ``size`` (bilinear / nearest), colour jitter, normalise."""
+    size = [size, size]
     top, left, h, w = sample_crop(image.height, image.width, config.crop_scale, config.crop_ratio, generator)
     image = TF.resized_crop(image, top, left, h, w, size, InterpolationMode.BILINEAR)
     mask = TF.resized_crop(mask, top, left, h, w, size, InterpolationMode.NEAREST)
@@ -88,9 +89,11 @@ def train_transform(
     return to_tensors(image, mask, config)
 
 
-def val_transform(image: Image.Image, mask: Image.Image, config: TransformConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resize to S x S (bilinear image, nearest mask), normalise. No flips."""
-    size = [config.input_size, config.input_size]
+def val_transform(
+    image: Image.Image, mask: Image.Image, size: int, config: TransformConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resize to ``size`` x ``size`` (bilinear image, nearest mask), normalise. No flips."""
+    size = [size, size]
     image = TF.resize(image, size, InterpolationMode.BILINEAR)
     mask = TF.resize(mask, size, InterpolationMode.NEAREST)
     return to_tensors(image, mask, config)

@@ -19,9 +19,8 @@ class DataConfig:
     num_train_samples: int | None = None  # random subset of the training ids, from the seed alone
     train_list: Path | None = None  # explicit training ids (overrides the layout's trainaug list)
     val_list: Path | None = None  # explicit validation ids
-    batch_size: int = 4
-    num_workers: int = 2
-    seed: int = 42
+    batch_size: int = 4  # images per batch
+    num_workers: int = 2  # data loader processes
 
 
 def _open(sample: Sample) -> tuple[Image.Image, Image.Image]:
@@ -44,8 +43,9 @@ class AugmentedSegmentation(Dataset):
     not depend on batch size or worker count.
     """
 
-    def __init__(self, samples: list[Sample], transform: TransformConfig, seed: int, epoch: int = 0) -> None:
+    def __init__(self, samples: list[Sample], size: int, transform: TransformConfig, seed: int, epoch: int = 0) -> None:
         self.samples = samples
+        self.size = size  # S
         self.transform = transform
         self.seed = seed
         self.epoch = epoch
@@ -56,15 +56,16 @@ class AugmentedSegmentation(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         generator = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index))
         image, mask = _open(self.samples[index])
-        tensor, ids = train_transform(image, mask, self.transform, generator)
+        tensor, ids = train_transform(image, mask, self.size, self.transform, generator)
         return tensor, ids, index
 
 
 class ResizedSegmentation(Dataset):
     """Validation images, resized to S x S."""
 
-    def __init__(self, samples: list[Sample], transform: TransformConfig) -> None:
+    def __init__(self, samples: list[Sample], size: int, transform: TransformConfig) -> None:
         self.samples = samples
+        self.size = size  # S
         self.transform = transform
 
     def __len__(self) -> int:
@@ -72,15 +73,15 @@ class ResizedSegmentation(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         image, mask = _open(self.samples[index])
-        tensor, ids = val_transform(image, mask, self.transform)
+        tensor, ids = val_transform(image, mask, self.size, self.transform)
         return tensor, ids, index
 
 
-def train_samples(config: DataConfig) -> list[Sample]:
+def train_samples(config: DataConfig, seed: int) -> list[Sample]:
     """The (subset of) training samples, checked to exist and to be readable."""
     layout = detect_layout(config.data_dir)
     ids = read_ids(config.train_list or layout.train_list, "train")
-    ids = subset_ids(ids, config.num_train_samples, config.seed)
+    ids = subset_ids(ids, config.num_train_samples, seed)
     return resolve_samples(ids, layout.images, layout.train_masks)
 
 

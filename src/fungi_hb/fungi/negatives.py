@@ -31,21 +31,24 @@ def select_negatives(neighbors: torch.Tensor, num_negatives: int, layout: Neighb
 
 
 def pool_negatives(
-    negatives: torch.Tensor, keep_probability: float, generator: torch.Generator | None = None
+    negatives: torch.Tensor, keep_probability: float, draws: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pool each image's negatives and keep each one independently with probability q.
 
     Args:
         negatives: [B, T, n_neg, E].
         keep_probability: q; q >= 1 keeps all.
-        generator: source of the keep draws (on the CPU).
+        draws: [B, T*n_neg] U(0, 1) draws, a negative is kept when its draw is below q; None draws
+            them from the global generator.
     Returns:
         pooled [B, T*n_neg, E] and keep mask [B, T*n_neg] bool.
     """
     batch = negatives.shape[0]
     pooled = negatives.reshape(batch, -1, negatives.shape[-1])  # (B, T*n_neg, E)
     if keep_probability >= 1.0:
-        keep = torch.ones(pooled.shape[:2], dtype=torch.bool)
-    else:
-        keep = torch.rand(pooled.shape[:2], generator=generator) < keep_probability  # (B, T*n_neg)
-    return pooled, keep.to(pooled.device)
+        return pooled, torch.ones(pooled.shape[:2], dtype=torch.bool, device=pooled.device)
+    if draws is None:
+        draws = torch.rand(pooled.shape[:2])
+    if tuple(draws.shape) != tuple(pooled.shape[:2]):
+        raise ValueError(f"negative draws of shape {tuple(draws.shape)} for {tuple(pooled.shape[:2])} negatives")
+    return pooled, (draws < keep_probability).to(pooled.device)  # (B, T*n_neg)

@@ -1,16 +1,10 @@
 """Random +1/-1 projection of per-token gradients, done in chunks so that the full set of
 per-token gradients of a batch is never held at once."""
 
-import logging
+import hashlib
 import math
-from pathlib import Path
 
 import torch
-
-from ..atomic import save_tensor
-from ..errors import UserError
-
-logger = logging.getLogger(__name__)
 
 
 def make_projection(out_dim: int, in_dim: int, seed: int) -> torch.Tensor:
@@ -23,26 +17,18 @@ def make_projection(out_dim: int, in_dim: int, seed: int) -> torch.Tensor:
     return bits * 2 - 1  # (E, out*(in+1))
 
 
-def load_projection(path: Path, out_dim: int, in_dim: int) -> torch.Tensor:
-    """Load a saved projection and check its shape and entries."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--projection-matrix {path} does not exist. Give a file written by --save-projection-matrix.")
-    matrix = torch.load(path, map_location="cpu")
-    if not torch.is_tensor(matrix) or tuple(matrix.shape) != (out_dim, in_dim):
-        shape = tuple(matrix.shape) if torch.is_tensor(matrix) else type(matrix).__name__
-        raise UserError(
-            f"--projection-matrix {path} has shape {shape}, but this backbone and layer need "
-            f"({out_dim}, {in_dim}). Use a matrix made for the same --model and --gradients-layer."
-        )
+def check_projection(matrix: torch.Tensor, out_dim: int, in_dim: int) -> torch.Tensor:
+    """``matrix`` as int8 if it is an [out_dim, in_dim] matrix of +1/-1; ``ValueError`` otherwise."""
+    if tuple(matrix.shape) != (out_dim, in_dim):
+        raise ValueError(f"the projection has shape {tuple(matrix.shape)} but ({out_dim}, {in_dim}) is needed")
     if not bool(((matrix == 1) | (matrix == -1)).all()):
-        raise UserError(f"--projection-matrix {path} has entries other than +1/-1.")
+        raise ValueError("the projection has entries other than +1/-1")
     return matrix.to(torch.int8)
 
 
-def save_projection(matrix: torch.Tensor, path: Path) -> None:
-    save_tensor(matrix.to(torch.int8).cpu(), Path(path))
-    logger.info("Saved the projection matrix to %s", path)
+def projection_sha1(matrix: torch.Tensor) -> str:
+    """Fingerprint of a projection (recorded in the features' identity)."""
+    return hashlib.sha1(matrix.to(torch.int8).contiguous().numpy().tobytes()).hexdigest()
 
 
 def chunk_size_for(width: int, dtype: torch.dtype, budget_bytes: int = 256 * 2**20) -> int:

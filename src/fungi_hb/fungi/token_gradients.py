@@ -7,13 +7,11 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ..errors import UserError
-
 
 def resolve_linear(model: nn.Module, path: str) -> nn.Linear:
     """The ``nn.Linear`` at dotted ``path`` (e.g. ``backbone.blocks.11.attn.proj``).
 
-    A wrong path raises ``UserError`` naming the closest valid Linear layers.
+    A wrong path raises ``LookupError`` naming the closest valid Linear layers.
     """
     linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     try:
@@ -23,9 +21,9 @@ def resolve_linear(model: nn.Module, path: str) -> nn.Linear:
     if not isinstance(module, nn.Linear):
         close = difflib.get_close_matches(path, linears, n=5, cutoff=0.0)
         what = "is not a Linear layer" if module is not None else "does not exist"
-        raise UserError(
-            f"--gradients-layer {path!r} {what} in this model. Closest Linear layers: "
-            f"{', '.join(close)}. (Paths start with 'backbone.' as in the published commands.)"
+        raise LookupError(
+            f"layer {path!r} {what} in this model; closest Linear layers: {', '.join(close)} "
+            "(paths start with 'backbone.' as in the published commands)"
         )
     return module
 

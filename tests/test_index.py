@@ -1,3 +1,6 @@
+"""The index backends behind one interface: exact against brute force, ScaNN against exact, folders that
+move, and the registry."""
+
 import logging
 import shutil
 
@@ -6,26 +9,27 @@ import pytest
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.search import IndexConfig, build_index, load_index, save_index, search_tensor
+from fungi_hb.index import BACKENDS, IndexConfig, NeighborIndex, build_index, load_index, save_index
 
 
-def clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+def clustered(n: int, dim: int, seed: int = 0) -> torch.Tensor:
     """Unit vectors around 40 centres, like patch features."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(40, dim))
     x = centres[rng.integers(0, 40, n)] + 0.5 * rng.normal(size=(n, dim))
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return torch.from_numpy((x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32))
 
 
-def recall(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean([len(set(x) & set(y)) / len(y) for x, y in zip(a, b)]))
+def recall(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(np.mean([len(set(x) & set(y)) / len(y) for x, y in zip(a.tolist(), b.tolist())]))
 
 
 def test_exact_index_is_brute_force_topk():
     data, queries = clustered(500, 16), clustered(50, 16, seed=1)
     ids = build_index(data, IndexConfig(backend="exact", num_neighbors=7, query_chunk=13)).search(queries)
-    expected = np.argsort(-(queries @ data.T), axis=1)[:, :7]
-    np.testing.assert_array_equal(np.sort(ids, 1), np.sort(expected, 1))
+    expected = np.argsort(-(queries.numpy() @ data.numpy().T), axis=1)[:, :7]
+    assert ids.dtype == torch.int64 and ids.shape == (50, 7)
+    np.testing.assert_array_equal(np.sort(ids.numpy(), 1), np.sort(expected, 1))
 
 
 def test_scann_agrees_with_exact_and_reloads_after_move(tmp_path):
@@ -34,7 +38,7 @@ def test_scann_agrees_with_exact_and_reloads_after_move(tmp_path):
     scann_index = build_index(data, config)
     exact = build_index(data, IndexConfig(backend="exact", num_neighbors=10)).search(queries)
     found = scann_index.search(queries)
-    assert found.dtype == np.int64 and found.shape == (300, 10)
+    assert found.dtype == torch.int64 and found.shape == (300, 10)
     assert recall(found, exact) >= 0.9
     save_index(scann_index, tmp_path / "a" / "index", config, "mem")
     shutil.move(tmp_path / "a", tmp_path / "b")
@@ -51,16 +55,17 @@ def test_num_leaves_larger_than_memory_is_clamped(caplog):
     assert index.search(data[:3]).shape == (3, 5)
 
 
-def test_exact_index_save_load_and_tensor_search(tmp_path):
+def test_exact_index_folder_holds_no_copy_and_searches_the_memory_it_is_given(tmp_path):
     data = clustered(200, 8)
     config = IndexConfig(backend="exact", num_neighbors=4)
     index = build_index(data, config)
     save_index(index, tmp_path / "idx", config, "m")
-    loaded, meta = load_index(tmp_path / "idx")
-    assert meta["backend"] == "exact"
-    q = torch.from_numpy(data[:5])
-    assert torch.equal(search_tensor(loaded, q), search_tensor(index, q))
-    assert search_tensor(loaded, q)[:, 0].tolist() == list(range(5))
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["fungi_index.json"]
+    loaded, meta = load_index(tmp_path / "idx", features=data)
+    assert meta["backend"] == "exact" and loaded.name == "exact"
+    assert torch.equal(loaded.search(data[:5]), index.search(data[:5]))
+    assert loaded.search(data[:5])[:, 0].tolist() == list(range(5))
+    assert loaded.place(data) is loaded.data  # look-ups use the index's own rows: no second copy
 
 
 def test_index_errors(tmp_path):
@@ -70,16 +75,24 @@ def test_index_errors(tmp_path):
         load_index(tmp_path)
 
 
+def test_every_backend_implements_the_interface():
+    for name, backend in BACKENDS.items():
+        assert issubclass(backend, NeighborIndex) and backend.name == name
+        index = build_index(clustered(300, 8), IndexConfig(backend=name, num_neighbors=3, num_leaves=8))
+        ids = index.search(clustered(4, 8, seed=2))
+        assert ids.shape == (4, 3) and ids.dtype == torch.int64 and index.returned_k() == 3
+
+
 def test_auto_backend_falls_back_to_exact_without_scann(monkeypatch, caplog):
     import importlib.util
 
-    from fungi_hb import search
+    from fungi_hb.index import registry
 
-    assert search.resolve_backend("auto") == "scann"  # installed here
+    assert registry.resolve_backend("auto") == "scann"  # installed here
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "scann" else real(name))
     with caplog.at_level(logging.WARNING):
         index = build_index(clustered(50, 4), IndexConfig(backend="auto", num_neighbors=3))
-    assert isinstance(index, search.ExactIndex) and "ScaNN is not installed" in caplog.text
+    assert index.name == "exact" and "ScaNN is not installed" in caplog.text
     with pytest.raises(UserError, match="Unknown --index-backend"):
-        search.resolve_backend("faiss")
+        registry.resolve_backend("faiss")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
+from ..errors import UserError
 
 
 @contextmanager
@@ -24,12 +24,6 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def save_tensor(obj: Any, path: Path) -> None:
-    """``torch.save`` atomically (plain tensors, so other tools load them with ``torch.load``)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def save_json(obj: Any, path: Path) -> None:
@@ -67,8 +61,6 @@ def atomic_dir(path: Path) -> Iterator[Path]:
 
 def check_writable(path: Path) -> None:
     """Raise ``UserError`` early if a file could not be created at ``path``."""
-    from .errors import UserError
-
     parent = Path(path).resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,96 @@
+"""What identifies a set of patch features and a memory bank: one home, written by both jobs and
+checked by every loader. Two artifacts with equal identities are interchangeable; any difference is
+named field by field when an artifact is refused."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .jsonable import to_jsonable
+
+
+@dataclass(frozen=True)
+class FungiIdentity:
+    """The settings that make FUNGI features differ from the raw ones (METHOD section 6)."""
+
+    gradients_layer: str  # Linear layer whose gradients are taken
+    latent_dim: int  # L, width of the random head
+    num_negatives: int  # negatives per token actually used (after the cap at the support k)
+    negative_batch_percent: float  # q
+    simclr_temperature: float  # tau of the loss
+    negatives_layout: str  # "published" (scrambled) or "true"
+    projection_sha1: str  # of the +1/-1 matrix R
+    support_memory_id: str | None  # the support bank's id; None for a bank of the published code
+    support_k: int  # neighbours the support index returns (the published layout depends on it)
+
+
+@dataclass(frozen=True)
+class FeatureIdentity:
+    """Everything that determines the patch features of an image."""
+
+    kind: str  # "embeddings" (raw backbone features) or "fungi"
+    model: str  # backbone name
+    weights: str  # where its weights came from ("random (seed N)", a file, a hub URL)
+    input_size: int  # S
+    patch_size: int  # p
+    image_std: tuple[float, float, float]  # normalisation std (the published typo by default)
+    seed: int  # seeds the head, the projection, subsets and augmentations
+    fungi: FungiIdentity | None = None  # set for kind == "fungi"
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FeatureIdentity":
+        fungi = data.get("fungi")
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("fungi", "image_std")},
+            image_std=tuple(data["image_std"]),
+            fungi=FungiIdentity(**fungi) if fungi is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class MemoryIdentity:
+    """Everything that determines a memory bank: its features and which patches of which images."""
+
+    features: FeatureIdentity
+    memory_size: int | None  # M, or None for every patch
+    augmentation_epochs: int  # A
+    train_ids_sha1: str  # of the training ids, in order
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MemoryIdentity":
+        return cls(**dict(data, features=FeatureIdentity.from_json(data["features"])))
+
+
+def identity_json(identity: Any) -> dict:
+    return to_jsonable(identity)
+
+
+def digest(identity: Any) -> str:
+    """A short stable hash of an identity (for file names and quick comparisons)."""
+    text = json.dumps(identity_json(identity), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def ids_sha1(ids: list[str]) -> str:
+    return hashlib.sha1("\n".join(ids).encode()).hexdigest()
+
+
+def differences(found: Any, expected: Any) -> list[str]:
+    """``["field: <found> there, <expected> now", ...]`` over the flattened JSON of two identities."""
+    a, b = _flatten(identity_json(found)), _flatten(identity_json(expected))
+    return [
+        f"{key}: {a.get(key)!r} there, {b.get(key)!r} now"
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

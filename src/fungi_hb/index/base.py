@@ -1,0 +1,67 @@
+"""The interface every index backend implements, and the settings they share."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How to index a memory; the ScaNN fields are the published flags."""
+
+    backend: str = "auto"  # "scann" (the paper), "exact" (brute force) or "auto" (scann where installed)
+    num_neighbors: int = 30  # k returned per query (fixed at build time for ScaNN)
+    num_leaves: int = 512  # ScaNN tree leaves; clamped to the memory size with a warning
+    num_leaves_to_search: int = 32  # ScaNN leaves searched per query
+    num_reordering_candidates: int = 120  # ScaNN candidates re-ranked exactly
+    anisotropic_quantization_threshold: float = 0.2  # ScaNN AH threshold
+    dimensions_per_block: int = 4  # ScaNN AH dimensions per block
+    query_chunk: int = 8192  # exact backend: queries per matrix product
+
+
+class NeighborIndex(ABC):
+    """Top-k search by dot product over the rows of a memory.
+
+    Attributes:
+        name: the backend's name (``--index-backend``), also written to the index folder.
+        k: neighbours returned when ``search`` is not told otherwise (None only for an index of the
+            published code before it has been asked).
+        size, dim: rows and width of the indexed memory.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, k: int | None, size: int | None, dim: int | None) -> None:
+        self.k, self.size, self.dim = k, size, dim
+
+    @classmethod
+    @abstractmethod
+    def build(cls, features: torch.Tensor, config: IndexConfig, device: torch.device) -> "NeighborIndex":
+        """Index ``features`` [M, D] (float32, host RAM) for search on ``device``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, folder: Path, meta: dict, features: torch.Tensor | None, device: torch.device) -> "NeighborIndex":
+        """An index saved in ``folder`` (``meta`` from its ``fungi_index.json``); ``features`` [M, D] is the
+        memory it indexes, for backends that search the memory itself."""
+
+    @abstractmethod
+    def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
+        """[N, D] queries -> [N, k] int64 row ids, best first, on the queries' device."""
+
+    @abstractmethod
+    def save(self, folder: Path) -> None:
+        """Write the backend's files into the (empty) ``folder``."""
+
+    def place(self, features: torch.Tensor) -> torch.Tensor:
+        """The memory rows where look-ups next to this index are cheapest (host RAM by default)."""
+        return features
+
+    def returned_k(self) -> int:
+        """k, asked with one probe query when the metadata does not say (an index of the published code)."""
+        if self.k is None:
+            self.k = int(self.search(torch.ones(1, self.dim or 1)).shape[1])
+        return self.k

@@ -1,0 +1,94 @@
+"""Index backends by name, and the index folder: the backend's files plus ``fungi_index.json``
+(backend, k, size, dim, the memory it indexes, the settings)."""
+
+import importlib.util
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+from ..jsonable import to_jsonable
+from ..storage.atomic import atomic_dir
+from .base import IndexConfig, NeighborIndex
+from .exact import ExactIndex
+from .scann import ScannIndex
+
+logger = logging.getLogger(__name__)
+
+BACKENDS: dict[str, type[NeighborIndex]] = {ScannIndex.name: ScannIndex, ExactIndex.name: ExactIndex}
+INDEX_META = "fungi_index.json"
+PUBLISHED_MARKER = "scann_assets.pbtxt"  # what a ScaNN folder of the published code holds
+
+
+def resolve_backend(name: str) -> str:
+    """``auto`` is ScaNN where it is installed (Linux x86-64), else the exact index, with a warning."""
+    if name == "auto":
+        if importlib.util.find_spec("scann") is not None:
+            return ScannIndex.name
+        logger.warning(
+            "ScaNN is not installed here: using the exact index (same neighbours, slower on large "
+            "memories). Install scann (Linux x86-64) for the paper's approximate search."
+        )
+        return ExactIndex.name
+    if name not in BACKENDS:
+        raise UserError(f"Unknown --index-backend {name!r}: use auto, {', '.join(BACKENDS)}.")
+    return name
+
+
+def build_index(features: torch.Tensor, config: IndexConfig, device: torch.device | str = "cpu") -> NeighborIndex:
+    """Index ``features`` [M, D] float32 with the configured backend (``auto`` resolved here)."""
+    config = replace(config, backend=resolve_backend(config.backend))
+    if config.num_neighbors > features.shape[0]:
+        raise UserError(
+            f"--num-neighbors {config.num_neighbors} exceeds the {features.shape[0]} rows of the memory. "
+            "Lower it or build a larger memory."
+        )
+    return BACKENDS[config.backend].build(features, config, torch.device(device))
+
+
+def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_id: str) -> None:
+    """Write the index folder atomically, with ``fungi_index.json`` naming the memory it indexes."""
+    meta = {
+        "backend": index.name,
+        "k": index.k,
+        "size": index.size,
+        "dim": index.dim,
+        "memory_id": memory_id,
+        "config": to_jsonable(config),
+    }
+    with atomic_dir(Path(folder)) as tmp:
+        index.save(tmp)
+        (tmp / INDEX_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def read_index_meta(folder: Path) -> dict:
+    """The index folder's metadata; an index of the published code (ScaNN, no metadata) gets
+    ``{"backend": "scann", "published": True}`` and sizes unknown."""
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        raise UserError(f"No index at {folder}. Build it first with create_memory_bank.py (--scann-index).")
+    meta_path = folder / INDEX_META
+    if meta_path.is_file():
+        return json.loads(meta_path.read_text())
+    if (folder / PUBLISHED_MARKER).is_file():
+        logger.warning(
+            "%s has no %s (made by the published code?): sizes will be checked against the memory only.",
+            folder,
+            INDEX_META,
+        )
+        return {"backend": ScannIndex.name, "k": None, "size": None, "dim": None, "memory_id": None, "published": True}
+    raise UserError(f"{folder} holds neither a ScaNN index nor {INDEX_META}. Rebuild it.")
+
+
+def load_index(
+    folder: Path, device: torch.device | str = "cpu", features: torch.Tensor | None = None
+) -> tuple[NeighborIndex, dict]:
+    """Load an index folder; ``features`` [M, D] is the memory it indexes (the exact backend needs it)."""
+    meta = read_index_meta(folder)
+    backend = BACKENDS.get(meta.get("backend", ""))
+    if backend is None:
+        raise UserError(f"{folder} holds an index of unknown backend {meta.get('backend')!r}. Rebuild it.")
+    return backend.load(Path(folder), meta, features, torch.device(device)), meta

@@ -1,0 +1,98 @@
+"""How the patch features of a run are computed, built and checked before the long part: the backbone,
+and for FUNGI the head, the gradients layer, the projection and the support index."""
+
+import logging
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..backbones import BackboneInfo, build_backbone
+from ..embeddings import EmbeddingExtractor
+from ..fungi import FungiExtractor, FungiModel
+from ..fungi.projection import make_projection, projection_sha1
+from ..fungi.token_gradients import token_gradient_width
+from ..identity import FeatureIdentity, FungiIdentity
+from ..memory.types import FeatureFn
+from ..storage.projection_file import load_projection, save_projection
+from . import preflight
+from .jobs import EvalJob
+from .support import load_support
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureSetup:
+    """The extractor of this run and what identifies its features."""
+
+    extract: FeatureFn  # images [B, 3, S, S] -> features [B, P, D]
+    info: BackboneInfo
+    dim: int  # D: E for embeddings, 2E for FUNGI
+    identity: FeatureIdentity
+
+
+def raw_identity(info: BackboneInfo, image_std: tuple[float, float, float], seed: int) -> FeatureIdentity:
+    """The identity of raw backbone features (the support bank's, and the embeddings baseline's)."""
+    return FeatureIdentity(
+        kind="embeddings",
+        model=info.model,
+        weights=info.weights_source,
+        input_size=info.input_size,
+        patch_size=info.patch_size,
+        image_std=tuple(image_std),
+        seed=seed,
+    )
+
+
+def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | None) -> FeatureSetup:
+    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front."""
+    backbone, info = build_backbone(job.backbone, job.seed)
+    backbone.to(device)
+    raw = raw_identity(info, job.transform.std, job.seed)
+    if job.features == "embeddings":
+        return FeatureSetup(
+            EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype), info, info.embed_dim, raw
+        )
+
+    model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.seed).to(device)
+    layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
+    width = token_gradient_width(layer)
+    if job.projection_matrix is not None:
+        projection = load_projection(job.projection_matrix, info.embed_dim, width)
+    else:
+        projection = make_projection(info.embed_dim, width, job.seed)
+    if job.save_projection_matrix is not None:
+        save_projection(projection, job.save_projection_matrix)
+    support = load_support(job.support_features, job.support_index, raw, info.embed_dim, device)
+    config = replace(
+        job.fungi, num_negative_neighbors=preflight.capped_negatives(job.fungi.num_negative_neighbors, support.k)
+    )
+    extract = FungiExtractor(
+        model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype, job.seed
+    )
+    identity = replace(
+        raw,
+        kind="fungi",
+        fungi=FungiIdentity(
+            gradients_layer=config.gradients_layer,
+            latent_dim=config.latent_dim,
+            num_negatives=config.num_negative_neighbors,
+            negative_batch_percent=config.negative_batch_percent,
+            simclr_temperature=config.simclr_temperature,
+            negatives_layout=config.negatives_layout.value,
+            projection_sha1=projection_sha1(projection),
+            support_memory_id=support.memory_id,
+            support_k=support.k,
+        ),
+    )
+    logger.info(
+        "FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
+        config.gradients_layer,
+        layer.out_features,
+        layer.in_features + 1,
+        config.num_negative_neighbors,
+        support.k,
+        config.negative_batch_percent,
+        config.negatives_layout.value,
+    )
+    return FeatureSetup(extract, info, 2 * info.embed_dim, identity)

@@ -1,0 +1,52 @@
+"""The two jobs as typed, frozen configs: what one run of each script needs, callable without argparse."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..backbones import BackboneConfig
+from ..data.transforms import TransformConfig
+from ..data.voc import DataConfig
+from ..fungi.config import FungiConfig
+from ..index.base import IndexConfig
+from ..memory.types import MemoryConfig
+
+
+@dataclass(frozen=True)
+class MemoryBankJob:
+    """One run of create_memory_bank.py: raw patch features -> support memory bank -> its index."""
+
+    seed: int  # seeds the training subset, augmentations, patch sampling and random weights
+    backbone: BackboneConfig
+    data: DataConfig
+    transform: TransformConfig
+    memory: MemoryConfig
+    index: IndexConfig  # the support index (k = 5 in the published commands)
+    features_path: Path  # --memory-bank, features [M, E]
+    labels_path: Path  # --memory-bank-labels, labels [M, C]
+    index_dir: Path  # --scann-index folder
+    device: str = "auto"  # auto, cpu or cuda
+    use_fp16: bool = False  # bfloat16 autocast on CUDA
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One run of eval_gradients.py: evaluation memory -> HummingBird label transfer -> matched mIoU."""
+
+    seed: int  # seeds the subset, augmentations, sampling, head, projection and negative draws
+    backbone: BackboneConfig
+    data: DataConfig
+    transform: TransformConfig
+    memory: MemoryConfig
+    index: IndexConfig  # the evaluation index (k = --num-neighbors)
+    features: str = "fungi"  # "fungi" or "embeddings" (raw backbone features)
+    fungi: FungiConfig = FungiConfig()
+    projection_matrix: Path | None = None  # load R from here instead of making it from the seed
+    save_projection_matrix: Path | None = None  # write R here
+    support_features: Path | None = None  # --memory-bank of create_memory_bank.py
+    support_index: Path | None = None  # --scann-index of create_memory_bank.py
+    temperature: float = 0.02  # label-transfer temperature
+    output: Path | None = None  # results JSON
+    save_eval_memory: Path | None = None  # folder to keep the evaluation memory in
+    load_eval_memory: Path | None = None  # folder to reuse an evaluation memory from
+    device: str = "auto"  # auto, cpu or cuda
+    use_fp16: bool = False  # bfloat16 autocast on CUDA

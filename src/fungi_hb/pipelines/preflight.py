@@ -1,0 +1,76 @@
+"""Checks made before the long part of a job. The core raises plain ``ValueError``s in its own words;
+here they become ``UserError``s that name the flag to change."""
+
+import logging
+
+from torch import nn
+
+from ..errors import UserError
+from ..fungi.token_gradients import resolve_linear
+from ..memory.plan import MemoryPlan, plan_memory
+from ..memory.types import MemoryConfig
+from ..system import available_ram_bytes
+
+logger = logging.getLogger(__name__)
+GIB = 2**30
+
+
+def memory_plan(config: MemoryConfig, num_images: int, patches: int, num_neighbors: int) -> MemoryPlan:
+    """The memory's rows, checked against the size rule (``--memory-size``) and k (``--num-neighbors``)."""
+    try:
+        plan = plan_memory(config, num_images, patches)
+    except ValueError as exc:
+        raise UserError(
+            f"--memory-size {config.memory_size}: {exc}. Change --memory-size, or omit it to keep every patch."
+        ) from exc
+    if num_neighbors > plan.rows:
+        raise UserError(
+            f"--num-neighbors {num_neighbors} exceeds the {plan.rows} rows the memory will hold. "
+            "Lower --num-neighbors or raise --memory-size."
+        )
+    return plan
+
+
+def check_fits_in_ram(rows: int, dim: int, num_classes: int) -> None:
+    """Refuse a memory whose tensors alone exceed the available RAM; warn when the index build (which
+    copies the features) may not fit."""
+    available = available_ram_bytes()
+    if available is None:
+        return
+    need = rows * (dim + num_classes) * 4
+    if need > available:
+        raise UserError(
+            f"The memory bank needs {need / GIB:.1f} GiB ({rows} rows x {dim} dims, float32) but only "
+            f"{available / GIB:.1f} GiB of RAM is available. Lower --memory-size or use a larger machine."
+        )
+    if 2 * need > available:
+        logger.warning(
+            "The memory bank takes %.1f GiB of the %.1f GiB available; building its index copies it "
+            "and may run out of memory.",
+            need / GIB,
+            available / GIB,
+        )
+
+
+def gradients_layer(model: nn.Module, path: str) -> nn.Linear:
+    """The Linear layer named by ``--gradients-layer``."""
+    try:
+        return resolve_linear(model, path)
+    except LookupError as exc:
+        raise UserError(f"--gradients-layer: {exc.args[0]}.") from exc
+
+
+def capped_negatives(requested: int, available: int) -> int:
+    """Quirk 3: more negatives than the support index returns are capped, with a warning."""
+    if requested < 1:
+        raise UserError("--num-negative-neighbors must be at least 1.")
+    if requested > available:
+        logger.warning(
+            "%d negatives per token asked for (--num-negative-neighbors/--n-neighbors), but the "
+            "support index returns %d neighbours: using %d.",
+            requested,
+            available,
+            available,
+        )
+        return available
+    return requested

@@ -1,0 +1,50 @@
+"""The results file of an evaluation: the score, what it was computed from, and how."""
+
+from dataclasses import asdict
+
+import torch
+
+from ..backbones import BackboneInfo
+from ..data.layout import VOC_CLASSES
+from ..identity import MemoryIdentity
+from ..jsonable import to_jsonable
+from ..miou import MiouResult
+from ..system import environment
+from .jobs import EvalJob
+
+
+def eval_results(
+    job: EvalJob,
+    result: MiouResult,
+    confusion: torch.Tensor,
+    identity: MemoryIdentity,
+    info: BackboneInfo,
+    counts: dict[str, int],
+    index_backend: str,
+    device: torch.device,
+    seconds: dict[str, float],
+) -> dict:
+    """The results dict (``--output``): mIoU, per-class IoU and counts, the identity of the features and
+    memory, every setting, versions and timings. ``counts``: train/val images, memory rows and width."""
+    fungi = identity.features.fungi
+    return {
+        "miou": result.miou,
+        "miou_percent": round(100 * result.miou, 2),
+        "per_class_iou": {name: float(v) for name, v in zip(VOC_CLASSES, result.iou)},
+        "tp": result.tp.tolist(),
+        "fp": result.fp.tolist(),
+        "fn": result.fn.tolist(),
+        "matching": result.matching.tolist(),
+        "pixels": int(confusion.sum()),
+        **counts,
+        "index_backend": index_backend,
+        "features": job.features,
+        "negatives_layout": fungi.negatives_layout if fungi else None,
+        "num_negatives": fungi.num_negatives if fungi else None,
+        "feature_identity": to_jsonable(identity.features),
+        "memory_identity": to_jsonable(identity),
+        "backbone": asdict(info),
+        "settings": to_jsonable(job),
+        "environment": environment(device),
+        "seconds": seconds,
+    }

@@ -1,0 +1,49 @@
+"""The one way this package reads ``.pth`` files: tensors only, never arbitrary pickled objects."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import UserError
+from .atomic import atomic_path
+
+
+def read_torch_file(path: Path, what: str, fix: str, allow_namespace: bool = False, mmap: bool = False) -> Any:
+    """``torch.load`` with ``weights_only=True`` (explicitly, whatever the environment says).
+
+    Args:
+        path: the file.
+        what: what the file is, for messages ("memory bank", "checkpoint", ...).
+        fix: what the user should do when the file is missing or damaged.
+        allow_namespace: also accept ``argparse.Namespace`` objects (DINO's full checkpoints hold one).
+        mmap: map the file instead of reading it (tensors are paged in when used).
+    Raises:
+        UserError naming the file when it is missing, damaged or holds code.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"The {what} {path} does not exist{' (it is a folder)' if path.is_dir() else ''}. {fix}")
+    allowed = [argparse.Namespace] if allow_namespace else []
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # a truncated, non-torch or code-carrying file: one line naming it
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"Cannot read the {what} {path} ({reason[:200]}). {fix}") from exc
+
+
+def read_matrix(path: Path, what: str, fix: str, mmap: bool = False) -> torch.Tensor:
+    """A 2-D tensor from ``path`` (see ``read_torch_file``)."""
+    tensor = read_torch_file(path, what, fix, mmap=mmap)
+    if not torch.is_tensor(tensor) or tensor.ndim != 2:
+        kind = f"a {tensor.ndim}-D tensor" if torch.is_tensor(tensor) else f"a {type(tensor).__name__}"
+        raise UserError(f"The {what} {path} holds {kind}, not a 2-D tensor. {fix}")
+    return tensor
+
+
+def save_tensor(obj: Any, path: Path) -> None:
+    """``torch.save`` atomically (plain tensors, so other tools load them with ``torch.load``)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
