@@ -25,9 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fungi_hb.backbones import BackboneConfig, build_backbone  # noqa: E402
+from fungi_hb.data.samples import DataConfig, train_samples  # noqa: E402
 from fungi_hb.data.synthetic import make_synthetic_voc  # noqa: E402
 from fungi_hb.data.transforms import TransformConfig  # noqa: E402
-from fungi_hb.data.voc import DataConfig, train_samples  # noqa: E402
 from fungi_hb.devices import autocast_dtype, resolve_device  # noqa: E402
 from fungi_hb.embeddings import EmbeddingExtractor  # noqa: E402
 from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel  # noqa: E402

@@ -4,9 +4,10 @@ from PIL import Image
 from torchvision.transforms import RandomResizedCrop
 
 from fungi_hb.data.layout import detect_layout, subset_ids
+from fungi_hb.data.samples import DataConfig, train_samples, val_samples
+from fungi_hb.data.segmentation import AugmentedSegmentation, ResizedSegmentation
 from fungi_hb.data.synthetic import make_synthetic_voc
 from fungi_hb.data.transforms import TransformConfig, sample_crop
-from fungi_hb.data.voc import AugmentedSegmentation, DataConfig, ResizedSegmentation, train_samples, val_samples
 from fungi_hb.errors import UserError
 
 
@@ -38,16 +39,19 @@ def test_crop_parameters_follow_torchvision(seed):
     assert tuple(got) == tuple(expected)
 
 
-def test_augmentation_depends_on_seed_epoch_and_index_only(synthetic_voc):
+def test_augmentation_depends_on_seed_stage_epoch_and_index_only(synthetic_voc):
     samples = train_samples(DataConfig(synthetic_voc), 0)
     cfg = TransformConfig()
-    a = AugmentedSegmentation(samples, 64, cfg, seed=1, epoch=0)
-    image, mask, index = a[3]
-    assert image.shape == (3, 64, 64) and mask.shape == (1, 64, 64) and mask.dtype == torch.uint8
-    assert torch.equal(image, a[3][0])
-    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, epoch=1)[3][0])
+    a = AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epoch=0)
+    image, mask, index, seed = a[3]
+    assert image.shape == (3, 64, 64) and mask.shape == (1, 64, 64) and mask.dtype == torch.uint8 and index == 3
+    assert torch.equal(image, a[3].images) and a[3].seeds == seed
+    assert torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epoch=0)[3].images)
+    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epoch=1)[3].images)
+    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="eval", epoch=0)[3].images)
+    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=2, stage="support", epoch=0)[3].images)
     assert set(mask.unique().tolist()) <= set(range(21)) | {255}
-    v_image, v_mask, _ = ResizedSegmentation(samples, 64, cfg)[0]
+    v_image, v_mask, _, _ = ResizedSegmentation(samples, 64, cfg, seed=1)[0]
     assert v_image.shape == (3, 64, 64) and 255 in v_mask.unique().tolist()
 
 

@@ -14,6 +14,7 @@ from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel, NeighborLayo
 from fungi_hb.fungi.loss import patch_info_nce
 from fungi_hb.fungi.negatives import pool_negatives, select_negatives
 from fungi_hb.fungi.token_gradients import resolve_linear
+from fungi_hb.seeding import uniform_draws
 
 LAYER = "backbone.blocks.1.attn.proj"
 
@@ -139,19 +140,36 @@ def test_bfloat16_autocast_matches_float32():
     assert (full * mixed).sum(-1).min().item() > 0.99
 
 
-def test_extractor_equals_the_function_and_refuses_an_unused_layer():
+def test_extractor_draws_each_images_negatives_from_its_own_stream():
+    """Negatives kept with q = 0.5 follow the image's sample seed, so an image gets the same features alone
+    or in a batch (up to float rounding), and the extractor equals the function with those draws."""
     model = tiny_model()
     torch.manual_seed(0)
-    images, support = torch.randn(2, 3, 32, 32), F.normalize(torch.randn(60, 32), dim=1)
+    images, support = torch.randn(3, 3, 32, 32), F.normalize(torch.randn(60, 32), dim=1)
     projection = torch.randint(0, 2, (32, 32 * 33), dtype=torch.int8) * 2 - 1
 
     def neighbors(tokens):
         return support[torch.topk(tokens @ support.T, 4, dim=-1).indices]
 
-    config = FungiConfig(LAYER, 8, 2, 1.0)
-    extractor = FungiExtractor(model, projection, neighbors, config, 1, 4, torch.device("cpu"), None, seed=0)
-    expected = fungi_features(model, resolve_linear(model, LAYER), images, projection, neighbors, config)
-    torch.testing.assert_close(extractor(images), expected)
+    config = FungiConfig(LAYER, 8, 2, 0.5)
+    extractor = FungiExtractor(model, projection, neighbors, config, 1, 4, torch.device("cpu"), None)
+    seeds = torch.tensor([11, 12, 13])
+    batch = extractor(images, seeds)
+    draws = uniform_draws(seeds, "negatives", 17 * 2)
+    expected = fungi_features(
+        model, resolve_linear(model, LAYER), images, projection, neighbors, config, negative_draws=draws
+    )
+    torch.testing.assert_close(batch, expected)
+    torch.testing.assert_close(extractor(images[1:2], seeds[1:2]), batch[1:2], rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(extractor(images[1:2], seeds[:1]), batch[1:2], rtol=1e-4, atol=1e-5)
+
+
+def test_an_unused_layer_is_refused():
+    model = tiny_model()
     model.backbone.extra = torch.nn.Linear(32, 32)  # a Linear layer the forward pass never calls
+    config = FungiConfig("backbone.extra", 8, 2, 1.0)
+    projection = torch.ones(32, 32 * 33, dtype=torch.int8)
     with pytest.raises(ValueError, match="takes no part"):
-        fungi_features(model, model.backbone.extra, images, projection, neighbors, config)
+        fungi_features(
+            model, model.backbone.extra, torch.randn(1, 3, 32, 32), projection, lambda t: t[:, :, None], config
+        )

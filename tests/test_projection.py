@@ -30,3 +30,21 @@ def test_save_load_roundtrip_and_shape_check(tmp_path):
         load_projection(tmp_path / "r.pth", 8, 21)
     with pytest.raises(UserError, match="does not exist"):
         load_projection(tmp_path / "missing.pth", 8, 20)
+
+
+def test_the_published_dict_format_loads(tmp_path):
+    """The published code saves {matrix, scaling}; a global scale does not change normalised features."""
+    r = make_projection(8, 20, 0)
+    torch.save({"projection_matrix": r.float(), "scaling_factor": torch.tensor(8**-0.5)}, tmp_path / "pub.pth")
+    assert torch.equal(load_projection(tmp_path / "pub.pth", 8, 20), r)
+    torch.save({"matrix": r.float() * 0.25, "note": "scaled"}, tmp_path / "scaled.pth")
+    assert torch.equal(load_projection(tmp_path / "scaled.pth", 8, 20), r)
+    torch.save({"matrix": torch.randn(8, 20)}, tmp_path / "gauss.pth")
+    with pytest.raises(UserError, match=r"\+c/-c"):
+        load_projection(tmp_path / "gauss.pth", 8, 20)
+    torch.save({"a": r.float(), "b": r.float()}, tmp_path / "two.pth")
+    with pytest.raises(UserError, match="several"):
+        load_projection(tmp_path / "two.pth", 8, 20)
+    (tmp_path / "junk.pth").write_text("not a torch file")
+    with pytest.raises(UserError, match="Cannot read the projection matrix"):
+        load_projection(tmp_path / "junk.pth", 8, 20)

@@ -110,6 +110,31 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
     assert results["miou"] > baseline["miou"] + 0.05, (results["miou"], baseline["miou"])
 
 
+def test_support_and_evaluation_memories_draw_independent_augmentations(synthetic_voc, support_index, tmp_path):
+    """Same seed, same images, raw features in both: the evaluation memory's rows are not copies of the
+    support bank's (as in the published code, the two passes are separate draws)."""
+    saved = tmp_path / "em"
+    args = eval_args(synthetic_voc, support_index, "--features", "embeddings", "--save-eval-memory", str(saved))
+    assert eval_gradients.main([*args, "--output", str(tmp_path / "r.json"), "--index-backend", "exact"]) == 0
+    support, memory = torch.load(support_index / "features.pth"), torch.load(saved / "features.pth")
+    assert support.shape == memory.shape
+    own_copy = (memory @ support.T).max(dim=1).values > 0.9999  # (M,)
+    assert own_copy.float().mean() < 0.2
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert (
+        results["memory_identity"]["stage"] == "eval"
+        and "jitter whole image" in results["memory_identity"]["augmentation"]
+    )
+
+
+def test_keys_as_raw_features(synthetic_voc, support_index, tmp_path):
+    out = tmp_path / "keys.json"
+    args = eval_args(synthetic_voc, support_index, "--features", "embeddings", "--embeddings-source", "keys")
+    assert eval_gradients.main([*args, "--output", str(out), "--index-backend", "exact"]) == 0
+    results = json.loads(out.read_text())
+    assert results["feature_identity"]["source"] == "keys" and results["settings"]["embeddings_source"] == "keys"
+
+
 def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
     # the exact evaluation backend is deterministic (ScaNN's index training is not, across processes)
     out = tmp_path / "fungi.json"

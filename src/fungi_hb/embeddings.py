@@ -1,25 +1,68 @@
-"""Raw patch features of a frozen backbone (METHOD section 3): the support memory's features and the
-"embeddings" baseline of Table 3."""
+"""Raw patch features of a frozen backbone (method section 3): the support memory's features and the
+"embeddings" baseline of Table 3, either the final normalised tokens or the last block's attention keys."""
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 from torch import nn
 
+SOURCES = ("tokens", "keys")
+
+
+@contextmanager
+def last_block_keys(backbone: nn.Module) -> Iterator[dict]:
+    """Within the block, a forward pass leaves the last transformer block's attention keys [B, T, E]
+    (all heads side by side) in ``record["keys"]``."""
+    attn = backbone.blocks[-1].attn
+    if not isinstance(getattr(attn, "k_norm", nn.Identity()), nn.Identity):
+        raise ValueError("the last block normalises its keys; raw keys would not be what it attends with")
+    record: dict = {}
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        batch, tokens, width = output.shape
+        record["keys"] = output.reshape(batch, tokens, 3, width // 3)[:, :, 1]  # (B, T, E): q | k | v
+
+    handle = attn.qkv.register_forward_hook(hook)
+    try:
+        yield record
+    finally:
+        handle.remove()
+
 
 class EmbeddingExtractor:
-    """images [B, 3, S, S] (any device) -> raw patch features [B, P, E] (float32, on ``device``)."""
+    """(images [B, 3, S, S], sample seeds [B], unused) -> raw patch features [B, P, E], float32 on ``device``.
+
+    ``source``: "tokens", the final normalised tokens (what FUNGI concatenates; DINO's
+    ``get_intermediate_layers``), or "keys", the last block's attention keys (the published HummingBird
+    library's default for raw features).
+    """
 
     def __init__(
-        self, backbone: nn.Module, num_prefix_tokens: int, device: torch.device, autocast_dtype: torch.dtype | None
+        self,
+        backbone: nn.Module,
+        num_prefix_tokens: int,
+        device: torch.device,
+        autocast_dtype: torch.dtype | None,
+        source: str = "tokens",
     ) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown embeddings source {source!r}")
         self.backbone = backbone
         self.num_prefix_tokens = num_prefix_tokens
         self.device = device
         self.autocast_dtype = autocast_dtype
+        self.source = source
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, seeds: torch.Tensor | None = None) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
         dtype = self.autocast_dtype or torch.float32
         with torch.autocast(self.device.type, dtype=dtype, enabled=self.autocast_dtype is not None):
-            tokens = self.backbone.forward_features(images)  # (B, T, E)
+            if self.source == "keys":
+                with last_block_keys(self.backbone) as record:
+                    self.backbone.forward_features(images)
+                tokens = record["keys"]  # (B, T, E)
+            else:
+                tokens = self.backbone.forward_features(images)  # (B, T, E)
         return tokens[:, self.num_prefix_tokens :].float()  # (B, P, E)

@@ -8,6 +8,7 @@ from typing import Iterable
 
 import torch
 
+from .data.segmentation import Batch
 from .index.base import NeighborIndex
 from .label_transfer import transfer_labels, upsample_predictions
 from .memory.types import FeatureFn, Memory
@@ -44,7 +45,7 @@ def predict_batch(
 
 
 def evaluate(
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    batches: Iterable[Batch],
     extract: FeatureFn,
     memory: Memory,
     index: NeighborIndex,
@@ -56,9 +57,9 @@ def evaluate(
     """Confusion matrix [C, C] (rows ground truth) over all validation pixels not marked 255."""
     num_classes = memory.labels.shape[1]
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    for images, masks, _ in batches:
-        queries = torch.nn.functional.normalize(extract(images).float(), dim=-1).to(device)  # (B, P, D)
+    for batch in batches:
+        queries = torch.nn.functional.normalize(extract(batch.images, batch.seeds).float(), dim=-1).to(device)
         ids = index.search(queries.flatten(0, 1))  # (B*P, k)
         predicted = predict_batch(queries, ids, memory, temperature, grid, input_size)  # (B, S, S)
-        confusion += confusion_matrix(masks[:, 0].to(device), predicted, num_classes).cpu()
+        confusion += confusion_matrix(batch.masks[:, 0].to(device), predicted, num_classes).cpu()
     return confusion

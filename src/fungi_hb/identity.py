@@ -36,6 +36,7 @@ class FeatureIdentity:
     patch_size: int  # p
     image_std: tuple[float, float, float]  # normalisation std (the published typo by default)
     seed: int  # seeds the head, the projection, subsets and augmentations
+    source: str = "tokens"  # raw features: "tokens" (final normalised tokens) or "keys" (last attention keys)
     fungi: FungiIdentity | None = None  # set for kind == "fungi"
 
     @classmethod
@@ -56,6 +57,8 @@ class MemoryIdentity:
     memory_size: int | None  # M, or None for every patch
     augmentation_epochs: int  # A
     train_ids_sha1: str  # of the training ids, in order
+    augmentation: str  # the transform's version (``data.transforms.AUGMENTATION``)
+    stage: str  # whose augmentation draws: "support" (the support bank) or "eval" (the evaluation memory)
 
     @classmethod
     def from_json(cls, data: dict) -> "MemoryIdentity":

@@ -33,16 +33,15 @@ def rarity_scores(labels: torch.Tensor) -> torch.Tensor:
     return (present * freq).sum(dim=2)  # (B, P)
 
 
-def select_patches(labels: torch.Tensor, num_keep: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def select_patches(labels: torch.Tensor, num_keep: int, noise: torch.Tensor) -> torch.Tensor:
     """Indices of the ``num_keep`` patches per image with the lowest score x U(0, 1).
 
     Args:
-        labels: [B, P, C] patch label distributions (on the CPU).
+        labels: [B, P, C] patch label distributions.
         num_keep: s, 1 <= s <= P.
-        generator: source of the U(0, 1) draws.
+        noise: [B, P] the U(0, 1) draws.
     Returns:
         [B, s] int64 patch indices.
     """
     scores = rarity_scores(labels)  # (B, P)
-    noise = torch.rand(scores.shape, generator=generator, dtype=scores.dtype)  # (B, P)
-    return torch.topk(scores * noise, k=num_keep, dim=1, largest=False).indices  # (B, s)
+    return torch.topk(scores * noise.to(scores), k=num_keep, dim=1, largest=False).indices  # (B, s)

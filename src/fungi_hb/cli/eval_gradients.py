@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fungi (gradients + features, the paper) or embeddings (raw features baseline).",
     )
     fungi.add_argument(
+        "--embeddings-source",
+        choices=("tokens", "keys"),
+        default="tokens",
+        help="With --features embeddings: tokens (the final normalised tokens, which FUNGI also uses) or keys "
+        "(the last block's attention keys, the published HummingBird library's default).",
+    )
+    fungi.add_argument(
         "--gradients-layer",
         default="backbone.blocks.11.attn.proj",
         help="Dotted path of the Linear layer whose per-patch gradients are used.",
@@ -109,6 +116,7 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         memory=flags.memory_config(args),
         index=flags.index_config(args),
         features=args.features,
+        embeddings_source=args.embeddings_source,
         fungi=fungi,
         projection_matrix=args.projection_matrix,
         save_projection_matrix=args.save_projection_matrix,

@@ -4,8 +4,8 @@ import argparse
 from pathlib import Path
 
 from ..backbones import BackboneConfig
+from ..data.samples import DataConfig
 from ..data.transforms import PUBLISHED_STD, TransformConfig
-from ..data.voc import DataConfig
 from ..index.base import IndexConfig
 from ..memory.types import MemoryConfig
 

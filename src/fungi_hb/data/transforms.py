@@ -1,10 +1,17 @@
-"""Paired image/mask transforms of METHOD section 1, driven by an explicit random generator so that
-every sample's augmentation depends only on (seed, epoch, index), whatever the worker count."""
+"""The paired image/mask transforms of the published code (method section 1).
+
+Training: colour jitter of the whole image (brightness, contrast, saturation, hue, each applied with
+probability 1/2, in that order), to tensor, normalise, then a random resized crop of the *normalised
+tensor* (bilinear, antialiased) and of the mask (as id / 255 floats, torch's legacy nearest, back to ids).
+Validation: the image resized by PIL (bilinear), the mask by torch's legacy nearest.
+
+The random draws are sampled separately (``sample_train_draws``) from a per-sample generator, so the
+transform itself is a pure function of (image, mask, draws, size, settings).
+"""
 
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
@@ -12,6 +19,9 @@ from torchvision.transforms import InterpolationMode
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 PUBLISHED_STD = (0.229, 0.224, 0.255)  # the published code's typo for 0.225, kept for parity
+JITTERS = ("brightness", "contrast", "saturation", "hue")  # applied in this order
+# Names the transform below in artifact identities; change it whenever the transform changes.
+AUGMENTATION = "published order: jitter whole image, normalise, crop tensor; masks by legacy nearest"
 
 
 @dataclass(frozen=True)
@@ -20,10 +30,19 @@ class TransformConfig:
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = PUBLISHED_STD
-    crop_scale: tuple[float, float] = (0.5, 2.0)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
-    jitter: float = 0.1  # brightness, contrast, saturation and hue strength
+    crop_scale: tuple[float, float] = (0.5, 2.0)  # of the image area, as torchvision's RandomResizedCrop
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratios of the crop
+    jitter: float = 0.1  # factors in [1 - j, 1 + j] (hue: [-j, j])
     jitter_probability: float = 0.5  # each jitter applied independently with this probability
+
+
+@dataclass(frozen=True)
+class TrainDraws:
+    """The random choices of one training transform."""
+
+    jitter_applied: tuple[bool, bool, bool, bool]  # brightness, contrast, saturation, hue
+    jitter_factors: tuple[float, float, float, float]  # the factor of each (1, or 0 for hue, when not applied)
+    crop: tuple[int, int, int, int]  # top, left, height, width in the original image
 
 
 def _uniform(low: float, high: float, generator: torch.Generator) -> float:
@@ -33,7 +52,8 @@ def _uniform(low: float, high: float, generator: torch.Generator) -> float:
 def sample_crop(
     height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float], generator: torch.Generator
 ) -> tuple[int, int, int, int]:
-    """(top, left, h, w) with torchvision's ``RandomResizedCrop.get_params`` semantics."""
+    """(top, left, h, w) with torchvision's ``RandomResizedCrop.get_params`` semantics (10 tries, then
+    a centre crop)."""
     area = height * width
     log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
     for _ in range(10):
@@ -45,7 +65,7 @@ def sample_crop(
             top = int(torch.randint(0, height - h + 1, (1,), generator=generator).item())
             left = int(torch.randint(0, width - w + 1, (1,), generator=generator).item())
             return top, left, h, w
-    in_ratio = width / height  # fallback: a centre crop
+    in_ratio = width / height
     if in_ratio < min(ratio):
         w, h = width, int(round(width / min(ratio)))
     elif in_ratio > max(ratio):
@@ -55,45 +75,49 @@ def sample_crop(
     return (height - h) // 2, (width - w) // 2, h, w
 
 
-def color_jitter(image: Image.Image, config: TransformConfig, generator: torch.Generator) -> Image.Image:
-    """Brightness, contrast, saturation, hue: each applied with probability p, in that order."""
-    s = config.jitter
-    adjust = (
-        (TF.adjust_brightness, (1 - s, 1 + s)),
-        (TF.adjust_contrast, (1 - s, 1 + s)),
-        (TF.adjust_saturation, (1 - s, 1 + s)),
-        (TF.adjust_hue, (-s, s)),
-    )
-    for fn, (low, high) in adjust:
-        if float(torch.rand(1, generator=generator)) < config.jitter_probability:
-            image = fn(image, _uniform(low, high, generator))
+def sample_train_draws(height: int, width: int, config: TransformConfig, generator: torch.Generator) -> TrainDraws:
+    """The jitters first (whether each applies, then its factor), then the crop: the published order."""
+    applied, factors = [], []
+    for name in JITTERS:
+        low, high = (-config.jitter, config.jitter) if name == "hue" else (1 - config.jitter, 1 + config.jitter)
+        on = float(torch.rand(1, generator=generator)) < config.jitter_probability
+        applied.append(on)
+        factors.append(_uniform(low, high, generator) if on else (0.0 if name == "hue" else 1.0))
+    crop = sample_crop(height, width, config.crop_scale, config.crop_ratio, generator)
+    return TrainDraws(tuple(applied), tuple(factors), crop)
+
+
+def color_jitter(image: Image.Image, draws: TrainDraws) -> Image.Image:
+    """The drawn jitters on the whole PIL image, in the fixed order."""
+    adjust = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
+    for fn, on, factor in zip(adjust, draws.jitter_applied, draws.jitter_factors):
+        if on:
+            image = fn(image, factor)
     return image
 
 
-def to_tensors(image: Image.Image, mask: Image.Image, config: TransformConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """[3, S, S] normalised float image and [1, S, S] uint8 mask."""
-    tensor = TF.normalize(TF.to_tensor(image), config.mean, config.std)  # (3, S, S)
-    ids = torch.from_numpy(np.array(mask, dtype=np.uint8))[None]  # (1, S, S)
-    return tensor, ids
+def mask_to_ids(mask: torch.Tensor) -> torch.Tensor:
+    """A mask tensor of id / 255 floats [1, H, W] (what ``to_tensor`` makes of an 8-bit mask) back to
+    uint8 ids [1, H, W]; (id / 255) * 255 is exact in float32 for every id."""
+    return (mask * 255).round().to(torch.uint8)
 
 
 def train_transform(
-    image: Image.Image, mask: Image.Image, size: int, config: TransformConfig, generator: torch.Generator
+    image: Image.Image, mask: Image.Image, draws: TrainDraws, size: int, config: TransformConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paired random resized crop to ``size`` x ``size`` (bilinear / nearest), colour jitter, normalise."""
-    size = [size, size]
-    top, left, h, w = sample_crop(image.height, image.width, config.crop_scale, config.crop_ratio, generator)
-    image = TF.resized_crop(image, top, left, h, w, size, InterpolationMode.BILINEAR)
-    mask = TF.resized_crop(mask, top, left, h, w, size, InterpolationMode.NEAREST)
-    image = color_jitter(image, config, generator)
-    return to_tensors(image, mask, config)
+    """Normalised image [3, S, S] float32 and mask [1, S, S] uint8 ids for the given draws."""
+    tensor = TF.normalize(TF.to_tensor(color_jitter(image.convert("RGB"), draws)), config.mean, config.std)  # (3,H,W)
+    top, left, h, w = draws.crop
+    tensor = TF.resized_crop(tensor, top, left, h, w, [size, size], InterpolationMode.BILINEAR, antialias=True)
+    ids = TF.resized_crop(TF.to_tensor(mask), top, left, h, w, [size, size], InterpolationMode.NEAREST)  # (1, S, S)
+    return tensor, mask_to_ids(ids)
 
 
 def val_transform(
     image: Image.Image, mask: Image.Image, size: int, config: TransformConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resize to ``size`` x ``size`` (bilinear image, nearest mask), normalise. No flips."""
-    size = [size, size]
-    image = TF.resize(image, size, InterpolationMode.BILINEAR)
-    mask = TF.resize(mask, size, InterpolationMode.NEAREST)
-    return to_tensors(image, mask, config)
+    """Image resized by PIL (bilinear), normalised [3, S, S]; mask [1, S, S] uint8 by legacy nearest."""
+    resized = TF.resize(image.convert("RGB"), [size, size], InterpolationMode.BILINEAR)
+    tensor = TF.normalize(TF.to_tensor(resized), config.mean, config.std)  # (3, S, S)
+    ids = TF.resize(TF.to_tensor(mask), [size, size], InterpolationMode.NEAREST)  # (1, S, S)
+    return tensor, mask_to_ids(ids)

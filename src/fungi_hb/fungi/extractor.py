@@ -2,6 +2,7 @@
 
 import torch
 
+from ..seeding import uniform_draws
 from .config import FungiConfig
 from .features import NeighborFn, fungi_features
 from .model import FungiModel
@@ -9,7 +10,7 @@ from .token_gradients import resolve_linear
 
 
 class FungiExtractor:
-    """images [B, 3, S, S] (any device) -> FUNGI features [B, P, 2E] on ``device``.
+    """(images [B, 3, S, S], sample seeds [B]) -> FUNGI features [B, P, 2E] on ``device``.
 
     Args:
         model: backbone + head, already on ``device``.
@@ -19,7 +20,6 @@ class FungiExtractor:
         num_prefix_tokens: CLS/register tokens to drop.
         grid: G, patches per side of the input (T = prefix + G*G tokens).
         device, autocast_dtype: where and in which precision the work runs.
-        seed: seeds the draws that pick the kept negatives.
     """
 
     def __init__(
@@ -32,7 +32,6 @@ class FungiExtractor:
         grid: int,
         device: torch.device,
         autocast_dtype: torch.dtype | None,
-        seed: int,
     ) -> None:
         self.model = model
         self.layer = resolve_linear(model, config.gradients_layer)
@@ -43,24 +42,22 @@ class FungiExtractor:
         self.num_tokens = num_prefix_tokens + grid * grid  # T
         self.device = device
         self.autocast_dtype = autocast_dtype
-        self.generator = torch.Generator().manual_seed(seed)
 
-    def negative_draws(self, batch: int) -> torch.Tensor | None:
-        """[B, T*n_neg] U(0, 1) draws for the kept negatives (None when every negative is kept)."""
+    def negative_draws(self, seeds: torch.Tensor) -> torch.Tensor | None:
+        """[B, T*n_neg] U(0, 1) draws from each image's own stream (None when every negative is kept)."""
         if self.config.negative_batch_percent >= 1.0:
             return None
-        return torch.rand((batch, self.num_tokens * self.config.num_negative_neighbors), generator=self.generator)
+        return uniform_draws(seeds, "negatives", self.num_tokens * self.config.num_negative_neighbors)
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True)
+    def __call__(self, images: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
         return fungi_features(
             self.model,
             self.layer,
-            images,
+            images.to(self.device, non_blocking=True),
             self.projection,
             self.neighbors,
             self.config,
             self.num_prefix_tokens,
             self.autocast_dtype,
-            self.negative_draws(images.shape[0]),
+            self.negative_draws(seeds),
         )  # (B, P, 2E)

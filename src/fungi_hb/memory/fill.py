@@ -1,4 +1,4 @@
-"""Filling a memory bank from batches of augmented training images (METHOD section 4): patch features,
+"""Filling a memory bank from batches of augmented training images (method section 4): patch features,
 L2-normalised, and patch labels, bounded with the rare-class-first rule or unbounded."""
 
 import logging
@@ -7,15 +7,14 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 
+from ..data.segmentation import Batch
 from ..patch_labels import patch_label_distributions
 from ..sampling import select_patches
+from ..seeding import uniform_draws
 from .plan import MemoryPlan
 from .types import FeatureFn, Memory
 
 logger = logging.getLogger(__name__)
-
-# (images [B, 3, S, S], masks [B, 1, S, S] class ids with 255, sample indices [B])
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def gather_rows(
@@ -34,6 +33,19 @@ def gather_rows(
     return features.flatten(0, 1), labels.flatten(0, 1)
 
 
+def batch_rows(
+    batch: Batch, extract: FeatureFn, plan: MemoryPlan, patch_size: int, num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The memory rows of one batch: features [B*s, D] (unit norm, CPU) and labels [B*s, C]."""
+    feats = F.normalize(extract(batch.images, batch.seeds).float(), dim=-1).cpu()  # (B, P, D)
+    labels = patch_label_distributions(batch.masks, patch_size, num_classes).flatten(1, 2)  # (B, P, C)
+    keep = None
+    if plan.keep_per_image is not None:
+        noise = uniform_draws(batch.seeds, "patches", labels.shape[1])  # (B, P)
+        keep = select_patches(labels, plan.keep_per_image, noise)  # (B, s)
+    return gather_rows(feats, labels, keep)
+
+
 def fill_memory(
     epochs: Iterable[Iterable[Batch]],
     extract: FeatureFn,
@@ -41,16 +53,14 @@ def fill_memory(
     patch_size: int,
     num_classes: int,
     dim: int,
-    generator: torch.Generator,
 ) -> Memory:
     """Run ``extract`` over the batches of each augmentation epoch and keep the planned rows.
 
     Args:
         epochs: one iterable of batches per augmentation epoch (the caller's loaders).
-        extract: images -> patch features [B, P, D].
+        extract: (images, sample seeds) -> patch features [B, P, D].
         plan: rows per image and in all.
         patch_size: p; num_classes: C; dim: D.
-        generator: source of the rare-class sampling draws.
     Returns:
         the memory, rows in (epoch, image, patch) order.
     """
@@ -58,11 +68,8 @@ def fill_memory(
     labels = torch.empty(plan.rows, num_classes, dtype=torch.float32)  # (M', C)
     filled = 0
     for batches in epochs:
-        for images, masks, _ in batches:
-            feats = F.normalize(extract(images).float(), dim=-1).cpu()  # (B, P, D)
-            labs = patch_label_distributions(masks, patch_size, num_classes).flatten(1, 2)  # (B, P, C)
-            keep = None if plan.keep_per_image is None else select_patches(labs, plan.keep_per_image, generator)
-            f_rows, l_rows = gather_rows(feats, labs, keep)
+        for batch in batches:
+            f_rows, l_rows = batch_rows(batch, extract, plan, patch_size, num_classes)
             features[filled : filled + len(f_rows)] = f_rows
             labels[filled : filled + len(l_rows)] = l_rows
             filled += len(f_rows)

@@ -5,8 +5,9 @@ from typing import Callable
 
 import torch
 
-# images [B, 3, S, S] (on the CPU) -> patch features [B, P, D]
-FeatureFn = Callable[[torch.Tensor], torch.Tensor]
+# (images [B, 3, S, S] on the CPU, sample seeds [B] int64) -> patch features [B, P, D]. The seeds
+# (see ``seeding``) feed any random draws of the extractor, so they follow the image, not the batch.
+FeatureFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,17 @@ import logging
 from pathlib import Path
 
 from ..data.layout import NUM_CLASSES, VOC_CLASSES
-from ..data.voc import train_samples, val_samples
+from ..data.samples import train_samples, val_samples
 from ..devices import autocast_dtype, resolve_device
 from ..errors import UserError
 from ..hummingbird import evaluate
-from ..identity import MemoryIdentity, ids_sha1
 from ..index import build_index
 from ..memory.types import Memory
 from ..miou import matched_miou
 from ..storage.atomic import check_writable, save_json
 from . import preflight
 from .eval_memory import evaluation_memory
-from .feature_setup import prepare_features
+from .feature_setup import EVAL_STAGE, memory_identity, prepare_features
 from .jobs import EvalJob
 from .loaders import validation_batches
 from .results import eval_results
@@ -45,12 +44,7 @@ def run_eval(job: EvalJob) -> dict:
         setup = prepare_features(job, device, autocast_dtype(device, job.use_fp16))
     if plan is not None:
         preflight.check_fits_in_ram(plan.rows, setup.dim, NUM_CLASSES)
-    identity = MemoryIdentity(
-        features=setup.identity,
-        memory_size=job.memory.memory_size,
-        augmentation_epochs=job.memory.augmentation_epochs,
-        train_ids_sha1=ids_sha1([sample.image.stem for sample in samples]),
-    )
+    identity = memory_identity(setup.identity, job.memory, samples, EVAL_STAGE)
     with timer.stage("evaluation memory"):
         memory = evaluation_memory(job, setup, samples, plan, identity)
     with timer.stage("evaluation index"):
@@ -58,7 +52,7 @@ def run_eval(job: EvalJob) -> dict:
         features = index.place(memory.features)  # next to the index: no second copy
         memory = Memory(features, memory.labels.to(features.device))
     with timer.stage("validation"):
-        batches = validation_batches(validation, setup.info.input_size, job.transform, job.data)
+        batches = validation_batches(validation, setup.info.input_size, job.transform, job.data, job.seed)
         info = setup.info
         confusion = evaluate(batches, setup.extract, memory, index, job.temperature, info.grid, info.input_size, device)
     result = matched_miou(confusion.numpy())

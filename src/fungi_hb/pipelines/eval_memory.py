@@ -4,8 +4,6 @@ folder written by an earlier run with the same identity."""
 import logging
 from pathlib import Path
 
-import torch
-
 from ..data.layout import NUM_CLASSES, Sample
 from ..errors import UserError
 from ..identity import MemoryIdentity, differences
@@ -13,7 +11,7 @@ from ..memory.fill import fill_memory
 from ..memory.plan import MemoryPlan
 from ..memory.types import Memory
 from ..storage.memory_files import BankMeta, load_memory, new_memory_id, read_meta, save_memory, write_meta
-from .feature_setup import FeatureSetup
+from .feature_setup import EVAL_STAGE, FeatureSetup
 from .jobs import EvalJob
 from .loaders import train_epochs
 
@@ -57,11 +55,17 @@ def evaluation_memory(
         memory = load_evaluation_memory(Path(job.load_eval_memory), identity)
     else:
         info = setup.info
-        epochs = train_epochs(
-            samples, info.input_size, job.transform, job.data, job.seed, plan.epochs, f"{job.features} memory"
+        epochs = train_epochs(  # the evaluation memory draws its own augmentations (stage "eval")
+            samples,
+            info.input_size,
+            job.transform,
+            job.data,
+            job.seed,
+            EVAL_STAGE,
+            plan.epochs,
+            f"{job.features} memory",
         )
-        generator = torch.Generator().manual_seed(job.seed)
-        memory = fill_memory(epochs, setup.extract, plan, info.patch_size, NUM_CLASSES, setup.dim, generator)
+        memory = fill_memory(epochs, setup.extract, plan, info.patch_size, NUM_CLASSES, setup.dim)
         if job.save_eval_memory is not None:
             save_evaluation_memory(memory, Path(job.save_eval_memory), identity)
     if memory.features.shape[1] != setup.dim:

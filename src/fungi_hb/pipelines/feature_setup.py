@@ -1,5 +1,6 @@
 """How the patch features of a run are computed, built and checked before the long part: the backbone,
-and for FUNGI the head, the gradients layer, the projection and the support index."""
+and for FUNGI the head, the gradients layer, the projection and the support index; and what identifies
+the features and the memories made of them."""
 
 import logging
 from dataclasses import dataclass, replace
@@ -7,31 +8,37 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..backbones import BackboneInfo, build_backbone
+from ..data.layout import Sample
+from ..data.transforms import AUGMENTATION
 from ..embeddings import EmbeddingExtractor
-from ..fungi import FungiExtractor, FungiModel
+from ..fungi import FungiConfig, FungiExtractor, FungiModel
 from ..fungi.projection import make_projection, projection_sha1
 from ..fungi.token_gradients import token_gradient_width
-from ..identity import FeatureIdentity, FungiIdentity
-from ..memory.types import FeatureFn
+from ..identity import FeatureIdentity, FungiIdentity, MemoryIdentity, ids_sha1
+from ..memory.types import FeatureFn, MemoryConfig
 from ..storage.projection_file import load_projection, save_projection
 from . import preflight
 from .jobs import EvalJob
-from .support import load_support
+from .support import Support, load_support
 
 logger = logging.getLogger(__name__)
+
+SUPPORT_STAGE, EVAL_STAGE = "support", "eval"  # the two memories draw independent augmentations
 
 
 @dataclass
 class FeatureSetup:
     """The extractor of this run and what identifies its features."""
 
-    extract: FeatureFn  # images [B, 3, S, S] -> features [B, P, D]
+    extract: FeatureFn  # (images [B, 3, S, S], sample seeds [B]) -> features [B, P, D]
     info: BackboneInfo
     dim: int  # D: E for embeddings, 2E for FUNGI
     identity: FeatureIdentity
 
 
-def raw_identity(info: BackboneInfo, image_std: tuple[float, float, float], seed: int) -> FeatureIdentity:
+def raw_identity(
+    info: BackboneInfo, image_std: tuple[float, float, float], seed: int, source: str = "tokens"
+) -> FeatureIdentity:
     """The identity of raw backbone features (the support bank's, and the embeddings baseline's)."""
     return FeatureIdentity(
         kind="embeddings",
@@ -41,36 +48,26 @@ def raw_identity(info: BackboneInfo, image_std: tuple[float, float, float], seed
         patch_size=info.patch_size,
         image_std=tuple(image_std),
         seed=seed,
+        source=source,
     )
 
 
-def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | None) -> FeatureSetup:
-    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front."""
-    backbone, info = build_backbone(job.backbone, job.seed)
-    backbone.to(device)
-    raw = raw_identity(info, job.transform.std, job.seed)
-    if job.features == "embeddings":
-        return FeatureSetup(
-            EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype), info, info.embed_dim, raw
-        )
+def memory_identity(
+    features: FeatureIdentity, memory: MemoryConfig, samples: list[Sample], stage: str
+) -> MemoryIdentity:
+    """The identity of a memory of ``features`` over ``samples``, augmented with the draws of ``stage``."""
+    return MemoryIdentity(
+        features=features,
+        memory_size=memory.memory_size,
+        augmentation_epochs=memory.augmentation_epochs,
+        train_ids_sha1=ids_sha1([sample.image.stem for sample in samples]),
+        augmentation=AUGMENTATION,
+        stage=stage,
+    )
 
-    model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.seed).to(device)
-    layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
-    width = token_gradient_width(layer)
-    if job.projection_matrix is not None:
-        projection = load_projection(job.projection_matrix, info.embed_dim, width)
-    else:
-        projection = make_projection(info.embed_dim, width, job.seed)
-    if job.save_projection_matrix is not None:
-        save_projection(projection, job.save_projection_matrix)
-    support = load_support(job.support_features, job.support_index, raw, info.embed_dim, device)
-    config = replace(
-        job.fungi, num_negative_neighbors=preflight.capped_negatives(job.fungi.num_negative_neighbors, support.k)
-    )
-    extract = FungiExtractor(
-        model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype, job.seed
-    )
-    identity = replace(
+
+def fungi_identity(raw: FeatureIdentity, config: FungiConfig, projection: torch.Tensor, support: Support):
+    return replace(
         raw,
         kind="fungi",
         fungi=FungiIdentity(
@@ -85,14 +82,40 @@ def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | No
             support_k=support.k,
         ),
     )
+
+
+def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | None) -> FeatureSetup:
+    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front."""
+    backbone, info = build_backbone(job.backbone, job.seed)
+    backbone.to(device)
+    raw = raw_identity(info, job.transform.std, job.seed)  # the support bank's features: final tokens
+    if job.features == "embeddings":
+        extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype, job.embeddings_source)
+        return FeatureSetup(extract, info, info.embed_dim, replace(raw, source=job.embeddings_source))
+
+    model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.seed).to(device)
+    layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
+    width = token_gradient_width(layer)
+    if job.projection_matrix is not None:
+        projection = load_projection(job.projection_matrix, info.embed_dim, width)
+    else:
+        projection = make_projection(info.embed_dim, width, job.seed)
+    if job.save_projection_matrix is not None:
+        save_projection(projection, job.save_projection_matrix)
+    support = load_support(job.support_features, job.support_index, raw, info.embed_dim, device)
+    negatives = preflight.capped_negatives(job.fungi.num_negative_neighbors, support.k)
+    config = replace(job.fungi, num_negative_neighbors=negatives)
+    extract = FungiExtractor(
+        model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype
+    )
     logger.info(
         "FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
         config.gradients_layer,
         layer.out_features,
         layer.in_features + 1,
-        config.num_negative_neighbors,
+        negatives,
         support.k,
         config.negative_batch_percent,
         config.negatives_layout.value,
     )
-    return FeatureSetup(extract, info, 2 * info.embed_dim, identity)
+    return FeatureSetup(extract, info, 2 * info.embed_dim, fungi_identity(raw, config, projection, support))

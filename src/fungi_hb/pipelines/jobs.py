@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..backbones import BackboneConfig
+from ..data.samples import DataConfig
 from ..data.transforms import TransformConfig
-from ..data.voc import DataConfig
 from ..fungi.config import FungiConfig
 from ..index.base import IndexConfig
 from ..memory.types import MemoryConfig
@@ -39,6 +39,7 @@ class EvalJob:
     memory: MemoryConfig
     index: IndexConfig  # the evaluation index (k = --num-neighbors)
     features: str = "fungi"  # "fungi" or "embeddings" (raw backbone features)
+    embeddings_source: str = "tokens"  # raw features: "tokens" (final normalised tokens) or "keys"
     fungi: FungiConfig = FungiConfig()
     projection_matrix: Path | None = None  # load R from here instead of making it from the seed
     save_projection_matrix: Path | None = None  # write R here

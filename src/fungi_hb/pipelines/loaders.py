@@ -1,23 +1,33 @@
 """Data loaders of the jobs, with their progress bars: the functions that consume batches get them."""
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data.layout import Sample
+from ..data.samples import DataConfig
+from ..data.segmentation import AugmentedSegmentation, Batch, ResizedSegmentation, make_loader
 from ..data.transforms import TransformConfig
-from ..data.voc import AugmentedSegmentation, DataConfig, ResizedSegmentation, make_loader
 
 
 def train_epochs(
-    samples: list[Sample], size: int, transform: TransformConfig, data: DataConfig, seed: int, epochs: int, desc: str
-) -> Iterator[tqdm]:
-    """One progress-barred loader of augmented training batches per augmentation epoch."""
+    samples: list[Sample],
+    size: int,
+    transform: TransformConfig,
+    data: DataConfig,
+    seed: int,
+    stage: str,
+    epochs: int,
+    desc: str,
+) -> Iterator[Iterable[Batch]]:
+    """One progress-barred loader of augmented training batches per augmentation epoch of ``stage``."""
     for epoch in range(epochs):
-        loader = make_loader(AugmentedSegmentation(samples, size, transform, seed, epoch), data)
-        yield tqdm(loader, desc=f"{desc} (epoch {epoch + 1}/{epochs})")
+        dataset = AugmentedSegmentation(samples, size, transform, seed, stage, epoch)
+        yield tqdm(make_loader(dataset, data.batch_size, data.num_workers), desc=f"{desc} (epoch {epoch + 1}/{epochs})")
 
 
-def validation_batches(samples: list[Sample], size: int, transform: TransformConfig, data: DataConfig) -> DataLoader:
-    return tqdm(make_loader(ResizedSegmentation(samples, size, transform), data), desc="validation")
+def validation_batches(
+    samples: list[Sample], size: int, transform: TransformConfig, data: DataConfig, seed: int
+) -> Iterable[Batch]:
+    dataset = ResizedSegmentation(samples, size, transform, seed)
+    return tqdm(make_loader(dataset, data.batch_size, data.num_workers), desc="validation")

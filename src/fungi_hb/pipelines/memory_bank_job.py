@@ -2,21 +2,18 @@
 
 import logging
 
-import torch
-
 from ..backbones import build_backbone
 from ..data.layout import NUM_CLASSES
-from ..data.voc import train_samples
+from ..data.samples import train_samples
 from ..devices import autocast_dtype, resolve_device
 from ..embeddings import EmbeddingExtractor
-from ..identity import MemoryIdentity, ids_sha1
 from ..index import build_index, save_index
 from ..jsonable import to_jsonable
 from ..memory.fill import fill_memory
 from ..storage.atomic import check_writable
 from ..storage.memory_files import BankMeta, new_memory_id, save_memory, write_meta
 from . import preflight
-from .feature_setup import raw_identity
+from .feature_setup import SUPPORT_STAGE, memory_identity, raw_identity
 from .jobs import MemoryBankJob
 from .loaders import train_epochs
 from .timer import StageTimer
@@ -44,16 +41,12 @@ def run_memory_bank(job: MemoryBankJob) -> dict:
         device,
     )
     extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, autocast_dtype(device, job.use_fp16))
-    epochs = train_epochs(samples, info.input_size, job.transform, job.data, job.seed, plan.epochs, "memory bank")
-    with timer.stage("features"):
-        generator = torch.Generator().manual_seed(job.seed)
-        memory = fill_memory(epochs, extract, plan, info.patch_size, NUM_CLASSES, info.embed_dim, generator)
-    identity = MemoryIdentity(
-        features=raw_identity(info, job.transform.std, job.seed),
-        memory_size=job.memory.memory_size,
-        augmentation_epochs=plan.epochs,
-        train_ids_sha1=ids_sha1([sample.image.stem for sample in samples]),
+    epochs = train_epochs(
+        samples, info.input_size, job.transform, job.data, job.seed, SUPPORT_STAGE, plan.epochs, "memory bank"
     )
+    with timer.stage("features"):
+        memory = fill_memory(epochs, extract, plan, info.patch_size, NUM_CLASSES, info.embed_dim)
+    identity = memory_identity(raw_identity(info, job.transform.std, job.seed), job.memory, samples, SUPPORT_STAGE)
     meta = BankMeta(
         memory_id=new_memory_id(),
         identity=identity,

@@ -1,5 +1,7 @@
-"""The projection matrix R on disk: ours (a plain int8 tensor) on save; on load ours or any tensor of
-+1/-1 with the right shape."""
+"""The projection matrix R on disk. Ours is a plain int8 tensor of +1/-1. The published code saves a dict
+holding the matrix and its scaling factor; a global scale does not change FUNGI features (they are
+normalised), so from such a dict we take the one matrix of the right shape, whose entries must be +c/-c
+for a single c > 0."""
 
 import logging
 from pathlib import Path
@@ -13,14 +15,30 @@ from .torch_files import read_torch_file, save_tensor
 logger = logging.getLogger(__name__)
 
 
+def _matrix_from_dict(content: dict, shape: tuple[int, int]) -> torch.Tensor:
+    """The single tensor of ``shape`` in a dict (the published format), as +1/-1."""
+    matrices = [v for v in content.values() if torch.is_tensor(v) and tuple(v.shape) == shape]
+    if len(matrices) != 1:
+        found = {k: tuple(v.shape) for k, v in content.items() if torch.is_tensor(v)}
+        raise ValueError(f"the file holds a dict with tensors {found}, none (or several) of shape {shape}")
+    matrix = matrices[0].float()
+    scale = matrix.abs().max()
+    if scale == 0 or not torch.all(matrix.abs() == scale):
+        raise ValueError("its matrix does not hold +c/-c entries for a single c")
+    return torch.sign(matrix)
+
+
 def load_projection(path: Path, out_dim: int, in_dim: int) -> torch.Tensor:
-    """[out_dim, in_dim] int8 matrix from ``--projection-matrix``; refused clearly when it does not fit."""
-    fix = "Give a file written by --save-projection-matrix for the same --model and --gradients-layer."
-    matrix = read_torch_file(Path(path), "projection matrix (--projection-matrix)", fix)
-    if not torch.is_tensor(matrix):
-        raise UserError(f"--projection-matrix {path} holds a {type(matrix).__name__}, not a tensor. {fix}")
+    """[out_dim, in_dim] int8 matrix from ``--projection-matrix`` (ours, or the published dict format)."""
+    fix = "Give a file written by --save-projection-matrix (or the published code) for the same --model and layer."
+    content = read_torch_file(Path(path), "projection matrix (--projection-matrix)", fix)
     try:
-        return check_projection(matrix, out_dim, in_dim)
+        if isinstance(content, dict):
+            content = _matrix_from_dict(content, (out_dim, in_dim))
+            logger.info("--projection-matrix %s is in the published format (matrix and scaling).", path)
+        if not torch.is_tensor(content):
+            raise ValueError(f"the file holds a {type(content).__name__}, not a tensor")
+        return check_projection(content, out_dim, in_dim)
     except ValueError as exc:
         raise UserError(f"--projection-matrix {path}: {exc}. {fix}") from exc
 

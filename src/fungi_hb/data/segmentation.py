@@ -1,0 +1,76 @@
+"""Torch datasets over (image, mask) samples: augmented training images and resized validation images,
+each item carrying its sample seed (see ``seeding``) so later random draws follow the image."""
+
+from typing import NamedTuple
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from ..seeding import generator_for, sample_seed
+from .layout import Sample
+from .transforms import TransformConfig, sample_train_draws, train_transform, val_transform
+
+
+class Batch(NamedTuple):
+    """What the loaders yield."""
+
+    images: torch.Tensor  # [B, 3, S, S] float32, normalised
+    masks: torch.Tensor  # [B, 1, S, S] uint8 class ids, 255 = ignore
+    indices: torch.Tensor  # [B] int64 positions in the sample list
+    seeds: torch.Tensor  # [B] int64 sample seeds
+
+
+def open_sample(sample: Sample) -> tuple[Image.Image, Image.Image]:
+    image = Image.open(sample.image).convert("RGB")
+    mask = Image.open(sample.mask)
+    if mask.mode not in ("P", "L"):
+        mask = mask.convert("L")
+    return image, mask
+
+
+class AugmentedSegmentation(Dataset):
+    """Training images with the random augmentation of method section 1, drawn from the sample's own
+    generator: item ``i`` of ``epoch`` in ``stage`` looks the same whatever the batch size or workers."""
+
+    def __init__(
+        self, samples: list[Sample], size: int, transform: TransformConfig, seed: int, stage: str, epoch: int = 0
+    ) -> None:
+        self.samples, self.size, self.transform = samples, size, transform
+        self.seed, self.stage, self.epoch = seed, stage, epoch
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Batch:
+        seed = sample_seed(self.seed, self.stage, self.epoch, index)
+        image, mask = open_sample(self.samples[index])
+        draws = sample_train_draws(image.height, image.width, self.transform, generator_for(seed, "augment"))
+        tensor, ids = train_transform(image, mask, draws, self.size, self.transform)
+        return Batch(tensor, ids, index, seed)
+
+
+class ResizedSegmentation(Dataset):
+    """Validation images, resized to S x S (no randomness; the seed feeds FUNGI's negative draws)."""
+
+    def __init__(self, samples: list[Sample], size: int, transform: TransformConfig, seed: int) -> None:
+        self.samples, self.size, self.transform, self.seed = samples, size, transform, seed
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Batch:
+        image, mask = open_sample(self.samples[index])
+        tensor, ids = val_transform(image, mask, self.size, self.transform)
+        return Batch(tensor, ids, index, sample_seed(self.seed, "val", 0, index))
+
+
+def make_loader(dataset: Dataset, batch_size: int, num_workers: int) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=False,
+    )
