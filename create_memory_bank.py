@@ -4,9 +4,11 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
-
-from fungi_hb.cli.create_memory_bank import main  # noqa: E402
-
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))  # works without installing too
+    try:
+        from fungi_hb.cli.create_memory_bank import main
+    except KeyboardInterrupt:  # Ctrl-C while torch loads
+        sys.stderr.write("Interrupted before anything started.\n")
+        sys.exit(130)
     sys.exit(main())

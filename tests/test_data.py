@@ -42,14 +42,16 @@ def test_crop_parameters_follow_torchvision(seed):
 def test_augmentation_depends_on_seed_stage_epoch_and_index_only(synthetic_voc):
     samples = train_samples(DataConfig(synthetic_voc), 0)
     cfg = TransformConfig()
-    a = AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epoch=0)
+    a = AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epochs=2)
+    assert len(a) == 2 * len(samples)
     image, mask, index, seed = a[3]
     assert image.shape == (3, 64, 64) and mask.shape == (1, 64, 64) and mask.dtype == torch.uint8 and index == 3
     assert torch.equal(image, a[3].images) and a[3].seeds == seed
-    assert torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epoch=0)[3].images)
-    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epoch=1)[3].images)
-    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="eval", epoch=0)[3].images)
-    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=2, stage="support", epoch=0)[3].images)
+    assert torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support")[3].images)
+    second_epoch = a[len(samples) + 3]
+    assert second_epoch.indices == 3 and not torch.equal(image, second_epoch.images)
+    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="eval")[3].images)
+    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=2, stage="support")[3].images)
     assert set(mask.unique().tolist()) <= set(range(21)) | {255}
     v_image, v_mask, _, _ = ResizedSegmentation(samples, 64, cfg, seed=1)[0]
     assert v_image.shape == (3, 64, 64) and 255 in v_mask.unique().tolist()

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index import BACKENDS, IndexConfig, NeighborIndex, build_index, load_index, save_index
+from fungi_hb.index import BACKENDS, IndexConfig, NeighborIndex, TensorSource, load_index, save_index
+from fungi_hb.index import build_index as build_from_source
 
 
 def clustered(n: int, dim: int, seed: int = 0) -> torch.Tensor:
@@ -18,6 +19,10 @@ def clustered(n: int, dim: int, seed: int = 0) -> torch.Tensor:
     centres = rng.normal(size=(40, dim))
     x = centres[rng.integers(0, 40, n)] + 0.5 * rng.normal(size=(n, dim))
     return torch.from_numpy((x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32))
+
+
+def build_index(data: torch.Tensor, config: IndexConfig):
+    return build_from_source(TensorSource(data), config)
 
 
 def recall(a: torch.Tensor, b: torch.Tensor) -> float:

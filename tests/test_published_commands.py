@@ -69,7 +69,7 @@ def test_first_evaluation_command(caplog):
     job = eval_gradients.job_from_args(eval_gradients.build_parser().parse_args(COMMANDS[1][1]))
     assert job.index.num_neighbors == 30 and job.temperature == 0.02 and job.memory.memory_size == 102400
     assert job.fungi.gradients_layer == "backbone.blocks.11.attn.proj" and job.fungi.latent_dim == 96
-    assert job.fungi.negative_batch_percent == 0.5 and job.use_fp16 and job.data.batch_size == 4
+    assert job.fungi.negative_batch_percent == 0.5 and job.runtime.use_fp16 and job.data.batch_size == 4
     assert job.features == "fungi" and job.fungi.negatives_layout.value == "published"
     # quirk 3: `--n-neighbors 30` asks for 30 negatives; the support index returns 5: capped, with a warning
     assert job.fungi.num_negative_neighbors == 30

@@ -11,6 +11,7 @@ import torch
 from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.index import load_index
+from fungi_hb.storage.memory_files import BankPaths, commit_bank, read_bank
 
 pytestmark = pytest.mark.slow
 
@@ -90,11 +91,17 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
     assert results["num_val_images"] == 8 and results["memory_rows"] == 24 * 16
     assert f"mIoU: {results['miou_percent']:.2f}%" in caplog.text
 
-    # the same evaluation memory with its label rows shuffled: patches and labels no longer line up
+    # the same evaluation memory with its label rows shuffled (and committed again, or it would be refused
+    # as tampered with): patches and labels no longer line up
     shuffled = tmp_path / "shuffled"
     shutil.copytree(memory_dir, shuffled)
-    labels = torch.load(shuffled / "labels.pth")
-    torch.save(labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))], shuffled / "labels.pth")
+    paths = BankPaths.in_folder(shuffled)
+    labels = torch.load(paths.labels)
+    torch.save(labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))], tmp_path / "l.pth")
+    meta = read_bank(paths, "", allow_published=False)
+    commit_bank(
+        paths, {"features": shutil.copy(paths.features, tmp_path / "f.pth"), "labels": tmp_path / "l.pth"}, meta
+    )
     args = eval_args(
         synthetic_voc,
         tmp_path,
@@ -225,5 +232,6 @@ def test_support_index_of_the_published_code_loads(synthetic_voc, support_index,
     caplog.set_level(logging.INFO)
     out = tmp_path / "r.json"
     assert eval_gradients.main(eval_args(synthetic_voc, published, "--n-neighbors", "30", "--output", str(out))) == 0
-    assert "no metadata sidecar" in caplog.text and "has no fungi_index.json" in caplog.text
-    assert json.loads(out.read_text())["num_negatives"] == 5
+    assert "taken for a bank of the published code" in caplog.text
+    results = json.loads(out.read_text())
+    assert results["num_negatives"] == 5 and results["support_bank"] == "the published code (no metadata)"

@@ -1,6 +1,6 @@
-"""HummingBird evaluation over a validation loader: retrieve, transfer labels, upsample, score.
+"""HummingBird evaluation: retrieve, transfer labels, upsample, score (method section 7).
 
-Streams: each batch adds to a C x C confusion matrix and nothing else is kept.
+Streams: each batch becomes a C x C confusion matrix and nothing else is kept.
 """
 
 import logging
@@ -30,7 +30,7 @@ def predict_batch(
     Args:
         queries: [B, P, D] patch features (P = G*G, row-major).
         neighbor_ids: [B*P, k] memory rows retrieved for each patch.
-        memory: features [M, D] and labels [M, C], on the queries' device or in host RAM.
+        memory: features [M, D] and labels [M, C], on the queries' device, in host RAM or mapped from files.
         temperature: label-transfer temperature.
         grid: G; input_size: S.
     Returns:
@@ -38,10 +38,26 @@ def predict_batch(
     """
     batch, _, dim = queries.shape
     ids = neighbor_ids.to(memory.features.device)  # a large memory stays in host RAM
-    keys = memory.features[ids].to(queries.device)  # (B*P, k, D)
-    values = memory.labels[ids].to(queries.device)  # (B*P, k, C)
+    keys = memory.features[ids].to(queries.device, torch.float32)  # (B*P, k, D)
+    values = memory.labels[ids].to(queries.device, torch.float32)  # (B*P, k, C)
     scores = transfer_labels(queries.reshape(-1, dim), keys, values, temperature)  # (B*P, C)
     return upsample_predictions(scores.reshape(batch, grid, grid, -1), input_size)  # (B, S, S)
+
+
+def predict_images(
+    batch: Batch,
+    extract: FeatureFn,
+    memory: Memory,
+    index: NeighborIndex,
+    temperature: float,
+    grid: int,
+    input_size: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """[B, S, S] predicted class ids of a batch of validation images."""
+    queries = torch.nn.functional.normalize(extract(batch.images, batch.seeds).float(), dim=-1).to(device)  # (B, P, D)
+    ids = index.search(queries.flatten(0, 1))  # (B*P, k)
+    return predict_batch(queries, ids, memory, temperature, grid, input_size)  # (B, S, S)
 
 
 def evaluate(
@@ -58,8 +74,6 @@ def evaluate(
     num_classes = memory.labels.shape[1]
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     for batch in batches:
-        queries = torch.nn.functional.normalize(extract(batch.images, batch.seeds).float(), dim=-1).to(device)
-        ids = index.search(queries.flatten(0, 1))  # (B*P, k)
-        predicted = predict_batch(queries, ids, memory, temperature, grid, input_size)  # (B, S, S)
+        predicted = predict_images(batch, extract, memory, index, temperature, grid, input_size, device)
         confusion += confusion_matrix(batch.masks[:, 0].to(device), predicted, num_classes).cpu()
     return confusion

@@ -8,15 +8,20 @@ from contextlib import contextmanager
 from typing import Iterator
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """Configure the root logger: one line per record, timestamps, to stderr."""
+def setup_logging(level: str = "INFO", rank: int = 0) -> None:
+    """Configure the root logger: one line per record, timestamps, to stderr. Under torchrun the first
+    process logs at ``level``; the others only warnings and errors, marked with their rank."""
+    prefix = f"[rank {rank}] " if rank else ""
     logging.basicConfig(  # a no-op where a host (pytest, a notebook) already configured logging
         level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    logging.getLogger("fungi_hb").setLevel(getattr(logging, level.upper()))
+    package_level = (
+        getattr(logging, level.upper()) if rank == 0 else max(logging.WARNING, getattr(logging, level.upper()))
+    )
+    logging.getLogger("fungi_hb").setLevel(package_level)
 
 
 @contextmanager

@@ -20,6 +20,18 @@ def available_ram_bytes() -> int | None:
     return None
 
 
+def process_rss_bytes() -> int | None:
+    """This process's resident memory now (Linux), else None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:

@@ -1,4 +1,7 @@
-"""create_memory_bank.py: DINO patch features of augmented training images -> memory bank -> index."""
+"""create_memory_bank.py: patch features of augmented training images -> support memory bank -> its index.
+
+Runs sharded under torchrun (torchrun --nproc_per_node=N create_memory_bank.py ...). Finished pieces are
+saved as they go: rerunning a killed command resumes it."""
 
 import argparse
 from pathlib import Path
@@ -10,27 +13,26 @@ from .run import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
+    parser = flags.parser_for(__doc__)
     flags.add_backbone_flags(parser)
     flags.add_data_flags(parser, batch_size=32, validation=False)
     flags.add_memory_flags(parser)
-    flags.add_index_flags(parser, num_neighbors=5, leaves_to_search=32, reordering=120)
-    out = parser.add_argument_group("outputs")
+    support_k = (
+        "k of the support index: neighbours returned per query (5 as published; eval_gradients.py takes its "
+        "negatives from the first of them)."
+    )
+    flags.add_index_flags(parser, num_neighbors=5, neighbors_help=support_k)
+    out = parser.add_argument_group("outputs (committed together: a later run sees all of them new, or all old)")
     out.add_argument(
-        "--memory-bank",
-        type=Path,
-        default=Path("support_index/features.pth"),
-        help="Where the features [M, E] go (a plain tensor).",
+        "--memory-bank", type=Path, default=Path("support_index/features.pth"), help="Features [M, E] (a plain tensor)."
     )
     out.add_argument(
         "--memory-bank-labels",
         type=Path,
         default=Path("support_index/labels.pth"),
-        help="Where the patch labels [M, 21] go.",
+        help="Patch labels [M, 21] (a plain tensor).",
     )
-    out.add_argument(
-        "--scann-index", type=Path, default=Path("support_index/index"), help="Folder for the index (ScaNN or exact)."
-    )
+    out.add_argument("--scann-index", type=Path, default=Path("support_index/index"), help="Index folder.")
     flags.add_runtime_flags(parser)
     return parser
 
@@ -46,11 +48,13 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
         features_path=args.memory_bank,
         labels_path=args.memory_bank_labels,
         index_dir=args.scann_index,
-        device=args.device,
-        use_fp16=args.use_fp16,
+        runtime=flags.runtime(args),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_main(lambda: run_memory_bank(job_from_args(args)), args.log_level)
+    job = job_from_args(args)
+    return run_main(
+        lambda world: run_memory_bank(job, world), args.log_level, flags.job_work_dir(args, args.memory_bank)
+    )

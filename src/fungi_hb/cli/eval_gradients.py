@@ -1,4 +1,7 @@
-"""eval_gradients.py: dense FUNGI features -> evaluation memory -> HummingBird label transfer -> mIoU."""
+"""eval_gradients.py: dense FUNGI (or raw) features -> evaluation memory -> HummingBird label transfer -> mIoU.
+
+Runs sharded under torchrun (torchrun --nproc_per_node=N eval_gradients.py ...). Finished pieces are
+saved as they go: rerunning a killed command resumes it."""
 
 import argparse
 import logging
@@ -14,11 +17,15 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
+    parser = flags.parser_for(__doc__)
     flags.add_backbone_flags(parser)
     flags.add_data_flags(parser, batch_size=4, validation=True)
     flags.add_memory_flags(parser)
-    flags.add_index_flags(parser, num_neighbors=30, leaves_to_search=32, reordering=120)
+    evaluation_k = (
+        "k of the evaluation index: memory neighbours whose labels each validation patch takes (30; 90 for the "
+        "data-efficient runs)."
+    )
+    flags.add_index_flags(parser, num_neighbors=30, neighbors_help=evaluation_k)
     support = parser.add_argument_group("support index (from create_memory_bank.py)")
     support.add_argument(
         "--memory-bank",
@@ -58,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fungi.add_argument(
         "--negative-batch-percent",
-        type=flags.positive_float,
+        type=flags.probability,
         default=0.5,
         help="Probability of keeping each pooled negative (1 keeps all).",
     )
@@ -126,16 +133,17 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         output=args.output,
         save_eval_memory=args.save_eval_memory,
         load_eval_memory=args.load_eval_memory,
-        device=args.device,
-        use_fp16=args.use_fp16,
+        runtime=flags.runtime(args),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    job = job_from_args(args)
 
-    def job() -> None:
-        results = run_eval(job_from_args(args))
-        logger.info("mIoU: %.2f%%", results["miou_percent"])
+    def run(world) -> None:
+        results = run_eval(job, world)
+        if results is not None:
+            logger.info("mIoU: %.2f%%", results["miou_percent"])
 
-    return run_main(job, args.log_level)
+    return run_main(run, args.log_level, flags.job_work_dir(args, args.output or args.save_eval_memory))

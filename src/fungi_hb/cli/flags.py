@@ -1,4 +1,4 @@
-"""Flag groups shared by both scripts. Published flags keep their names and defaults."""
+"""Flag groups shared by both scripts, declared once. Published flags keep their names and defaults."""
 
 import argparse
 from pathlib import Path
@@ -6,8 +6,21 @@ from pathlib import Path
 from ..backbones import BackboneConfig
 from ..data.samples import DataConfig
 from ..data.transforms import PUBLISHED_STD, TransformConfig
-from ..index.base import IndexConfig
+from ..index.base import BUILDS, PRECISIONS, IndexConfig
 from ..memory.types import MemoryConfig
+from ..pipelines.jobs import Runtime
+from ..pipelines.work import work_root
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every default; keeps the description's line breaks."""
+
+    def _fill_text(self, text, width, indent):
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+def parser_for(description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, allow_abbrev=False)
 
 
 def positive_int(text: str) -> int:
@@ -23,17 +36,39 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     """argparse type: a whole number >= 0."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
+def seed(text: str) -> int:
+    """argparse type: a whole number in [0, 2**63)."""
+    value = non_negative_int(text)
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"must be below 2**63, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {value}")
+    return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a number in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be at most 1 (1 keeps all), got {value}")
     return value
 
 
@@ -46,18 +81,12 @@ def add_backbone_flags(parser: argparse.ArgumentParser) -> None:
         "--weights",
         default=None,
         help="Checkpoint file (official DINO .pth, state dict or timm checkpoint), or 'random'. "
-        "Default: the torch hub cache, then a download.",
+        "Default (None): the torch hub cache, then a download.",
     )
     group.add_argument(
         "--input-size", type=positive_int, default=512, help="Square input side in pixels (512 in the paper)."
     )
     group.add_argument("--patch-size", type=positive_int, default=16, help="Must equal the model's patch size.")
-    group.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda.")
-    group.add_argument(
-        "--use-fp16",
-        action="store_true",
-        help="bfloat16 autocast on CUDA (backbone and projection); ignored on the CPU.",
-    )
 
 
 def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation: bool) -> None:
@@ -72,7 +101,7 @@ def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation:
         "--num-train-samples",
         type=positive_int,
         default=None,
-        help="Random subset of N training images, drawn from --seed alone (83 for the data-efficient runs).",
+        help="Random subset of N training images, drawn from --seed alone (83 for the data-efficient runs); None: all.",
     )
     group.add_argument("--train-list", type=Path, default=None, help="File of training ids (one per line).")
     if validation:
@@ -85,10 +114,10 @@ def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation:
         default=1,
         help="Augmented passes over the training images (8 for the data-efficient runs).",
     )
-    group.add_argument("--seed", type=int, default=42, help="Seeds subsets, augmentations, head, projection.")
+    group.add_argument("--seed", type=seed, default=42, help="Seeds subsets, augmentations, head, projection.")
     group.add_argument(
         "--image-std",
-        type=float,
+        type=positive_float,
         nargs=3,
         default=list(PUBLISHED_STD),
         help="Normalisation std. The published 0.255 is a typo for 0.225, kept for parity.",
@@ -101,13 +130,11 @@ def add_memory_flags(parser: argparse.ArgumentParser) -> None:
         "--memory-size",
         type=positive_int,
         default=None,
-        help="Patches kept (102400, 1024000, 10240000 in Table 3); omit to keep all.",
+        help="Patches kept (102400, 1024000, 10240000 in Table 3); None keeps every patch.",
     )
 
 
-def add_index_flags(
-    parser: argparse.ArgumentParser, num_neighbors: int, leaves_to_search: int, reordering: int
-) -> None:
+def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbors_help: str) -> None:
     group = parser.add_argument_group("nearest-neighbour index (ScaNN flags as published)")
     group.add_argument(
         "--index-backend",
@@ -116,22 +143,71 @@ def add_index_flags(
         help="scann (the paper), exact (brute force: deterministic, on the GPU if there), or auto: scann where "
         "installed (Linux x86-64), else exact.",
     )
-    group.add_argument("--num-neighbors", type=positive_int, default=num_neighbors, help="Neighbours per query (k).")
+    group.add_argument("--num-neighbors", type=positive_int, default=num_neighbors, help=neighbors_help)
     group.add_argument(
         "--num-leaves", type=positive_int, default=512, help="ScaNN tree leaves (clamped to the memory size)."
     )
+    group.add_argument("--num-leaves-to-search", type=positive_int, default=32, help="ScaNN leaves searched per query.")
     group.add_argument(
-        "--num-leaves-to-search", type=positive_int, default=leaves_to_search, help="ScaNN leaves searched."
+        "--num-reordering-candidates", type=positive_int, default=120, help="ScaNN candidates re-ranked exactly."
     )
     group.add_argument(
-        "--num-reordering-candidates", type=positive_int, default=reordering, help="ScaNN exact re-ranking."
+        "--anisotropic-quantization-threshold",
+        type=float,
+        default=0.2,
+        help="ScaNN anisotropic quantisation threshold.",
     )
-    group.add_argument("--anisotropic-quantization-threshold", type=float, default=0.2, help="ScaNN AH threshold.")
     group.add_argument("--dimensions-per-block", type=positive_int, default=4, help="ScaNN AH dimensions per block.")
+    group.add_argument(
+        "--index-build",
+        choices=BUILDS,
+        default="auto",
+        help="in-memory: from every row at once (published); streamed: trained on a sample, filled from disk in "
+        "chunks (exact: searched in chunks); auto: in-memory when it fits in RAM.",
+    )
+    group.add_argument(
+        "--reorder-precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="ScaNN re-ranking data: float32 (published), bfloat16 or int8; auto: float32 when it fits in RAM, "
+        "else the most precise that fits (with a warning).",
+    )
+    group.add_argument(
+        "--index-training-sample",
+        type=positive_int,
+        default=IndexConfig.training_sample,
+        help="Streamed ScaNN builds: rows the tree and quantiser are trained on.",
+    )
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    group = parser.add_argument_group("runtime (does not change the features beyond float rounding)")
+    group.add_argument("--device", default="auto", help="auto (this process's GPU when there is one), cpu or cuda.")
+    group.add_argument(
+        "--use-fp16",
+        action="store_true",
+        help="bfloat16 autocast on CUDA (backbone and projection); ignored on the CPU.",
+    )
+    group.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="Where finished pieces wait until the outputs are committed, so that a rerun of a killed job "
+        "resumes. None: .fungi-work beside the main output.",
+    )
+    group.add_argument(
+        "--piece-images",
+        type=positive_int,
+        default=None,
+        help="Images per saved piece (rounded up to a multiple of --batch-size). None: about 64.",
+    )
+    group.add_argument(
+        "--dist-timeout-minutes",
+        type=positive_float,
+        default=Runtime.dist_timeout_minutes,
+        help="Under torchrun: how long a process waits for the others at a step before the job fails.",
+    )
+    group.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 def backbone_config(args: argparse.Namespace) -> BackboneConfig:
@@ -168,4 +244,22 @@ def index_config(args: argparse.Namespace) -> IndexConfig:
         num_reordering_candidates=args.num_reordering_candidates,
         anisotropic_quantization_threshold=args.anisotropic_quantization_threshold,
         dimensions_per_block=args.dimensions_per_block,
+        build=args.index_build,
+        reorder_precision=args.reorder_precision,
+        training_sample=args.index_training_sample,
     )
+
+
+def runtime(args: argparse.Namespace) -> Runtime:
+    return Runtime(
+        device=args.device,
+        use_fp16=args.use_fp16,
+        work_dir=args.work_dir,
+        piece_images=args.piece_images,
+        dist_timeout_minutes=args.dist_timeout_minutes,
+    )
+
+
+def job_work_dir(args: argparse.Namespace, anchor: Path | None) -> Path:
+    """The work folder the job will use (for messages about resuming)."""
+    return work_root(args.work_dir, anchor)

@@ -1,6 +1,7 @@
 """Torch datasets over (image, mask) samples: augmented training images and resized validation images,
 each item carrying its sample seed (see ``seeding``) so later random draws follow the image."""
 
+import signal
 from typing import NamedTuple
 
 import torch
@@ -30,20 +31,22 @@ def open_sample(sample: Sample) -> tuple[Image.Image, Image.Image]:
 
 
 class AugmentedSegmentation(Dataset):
-    """Training images with the random augmentation of method section 1, drawn from the sample's own
-    generator: item ``i`` of ``epoch`` in ``stage`` looks the same whatever the batch size or workers."""
+    """Training images with the random augmentation of method section 1, over ``epochs`` augmentation
+    epochs: item ``epoch * N + i`` is image ``i`` augmented with the draws of its own generator, the same
+    whatever the batch size, workers or processes."""
 
     def __init__(
-        self, samples: list[Sample], size: int, transform: TransformConfig, seed: int, stage: str, epoch: int = 0
+        self, samples: list[Sample], size: int, transform: TransformConfig, seed: int, stage: str, epochs: int = 1
     ) -> None:
         self.samples, self.size, self.transform = samples, size, transform
-        self.seed, self.stage, self.epoch = seed, stage, epoch
+        self.seed, self.stage, self.epochs = seed, stage, epochs
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.samples) * self.epochs
 
-    def __getitem__(self, index: int) -> Batch:
-        seed = sample_seed(self.seed, self.stage, self.epoch, index)
+    def __getitem__(self, item: int) -> Batch:
+        epoch, index = divmod(item, len(self.samples))
+        seed = sample_seed(self.seed, self.stage, epoch, index)
         image, mask = open_sample(self.samples[index])
         draws = sample_train_draws(image.height, image.width, self.transform, generator_for(seed, "augment"))
         tensor, ids = train_transform(image, mask, draws, self.size, self.transform)
@@ -65,12 +68,17 @@ class ResizedSegmentation(Dataset):
         return Batch(tensor, ids, index, sample_seed(self.seed, "val", 0, index))
 
 
-def make_loader(dataset: Dataset, batch_size: int, num_workers: int) -> DataLoader:
+def _ignore_interrupts(worker_id: int) -> None:
+    """Ctrl-C is for the main process, which stops the workers; they must not print tracebacks of their own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def make_loader(dataset: Dataset, batches: list[list[int]], num_workers: int) -> DataLoader:
+    """A loader that yields exactly ``batches`` (lists of item indices), in order."""
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        shuffle=False,
+        batch_sampler=batches,
         num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
-        persistent_workers=False,
+        worker_init_fn=_ignore_interrupts if num_workers > 0 else None,
     )

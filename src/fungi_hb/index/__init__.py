@@ -4,6 +4,19 @@ A backend is one file with a ``NeighborIndex`` subclass plus one line in ``regis
 """
 
 from .base import IndexConfig, NeighborIndex
-from .registry import BACKENDS, build_index, load_index, resolve_backend, save_index
+from .registry import BACKENDS, build_index, load_index, read_index_meta, resolve_backend, save_index
+from .source import FeatureSource, FileSource, TensorSource
 
-__all__ = ["BACKENDS", "IndexConfig", "NeighborIndex", "build_index", "load_index", "resolve_backend", "save_index"]
+__all__ = [
+    "BACKENDS",
+    "FeatureSource",
+    "FileSource",
+    "IndexConfig",
+    "NeighborIndex",
+    "TensorSource",
+    "build_index",
+    "load_index",
+    "read_index_meta",
+    "resolve_backend",
+    "save_index",
+]

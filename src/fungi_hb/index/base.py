@@ -7,6 +7,11 @@ from typing import ClassVar
 
 import torch
 
+from .source import FeatureSource
+
+BUILDS = ("auto", "in-memory", "streamed")
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+
 
 @dataclass(frozen=True)
 class IndexConfig:
@@ -19,7 +24,11 @@ class IndexConfig:
     num_reordering_candidates: int = 120  # ScaNN candidates re-ranked exactly
     anisotropic_quantization_threshold: float = 0.2  # ScaNN AH threshold
     dimensions_per_block: int = 4  # ScaNN AH dimensions per block
-    query_chunk: int = 8192  # exact backend: queries per matrix product
+    build: str = "auto"  # "in-memory" (every row at once, as published), "streamed" (from disk in chunks), "auto"
+    reorder_precision: str = "auto"  # ScaNN re-ranking data: float32 (as published), bfloat16 or int8
+    training_sample: int = 250_000  # streamed ScaNN: rows the tree and quantiser are trained on
+    chunk_rows: int = 131_072  # rows per chunk when streaming (build and exact search)
+    query_chunk: int = 8192  # exact search: most queries per matrix product
 
 
 class NeighborIndex(ABC):
@@ -39,14 +48,19 @@ class NeighborIndex(ABC):
 
     @classmethod
     @abstractmethod
-    def build(cls, features: torch.Tensor, config: IndexConfig, device: torch.device) -> "NeighborIndex":
-        """Index ``features`` [M, D] (float32, host RAM) for search on ``device``."""
+    def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "NeighborIndex":
+        """Index the rows of ``source`` with a resolved ``config`` (no "auto" left), for search on ``device``."""
 
     @classmethod
     @abstractmethod
     def load(cls, folder: Path, meta: dict, features: torch.Tensor | None, device: torch.device) -> "NeighborIndex":
-        """An index saved in ``folder`` (``meta`` from its ``fungi_index.json``); ``features`` [M, D] is the
-        memory it indexes, for backends that search the memory itself."""
+        """An index saved in ``folder`` (``meta`` from its ``fungi_index.json``); ``features`` [M, D] (mapped
+        from its file) is the memory it indexes, for backends that search the rows themselves."""
+
+    @classmethod
+    @abstractmethod
+    def host_bytes(cls, rows: int, dim: int, config: IndexConfig) -> int:
+        """Host RAM the index takes while it is built and used, for a resolved ``config``."""
 
     @abstractmethod
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
@@ -56,8 +70,12 @@ class NeighborIndex(ABC):
     def save(self, folder: Path) -> None:
         """Write the backend's files into the (empty) ``folder``."""
 
+    def settings(self) -> dict:
+        """How this index was built (recorded in its folder and in results files)."""
+        return {}
+
     def place(self, features: torch.Tensor) -> torch.Tensor:
-        """The memory rows where look-ups next to this index are cheapest (host RAM by default)."""
+        """The memory rows where look-ups next to this index are cheapest (as given by default)."""
         return features
 
     def returned_k(self) -> int:

@@ -1,9 +1,10 @@
 """Index backends by name, and the index folder: the backend's files plus ``fungi_index.json``
-(backend, k, size, dim, the memory it indexes, the settings)."""
+(backend, k, size, dim, the memory it indexes, the settings and how it was built)."""
 
 import importlib.util
 import json
 import logging
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,10 +12,10 @@ import torch
 
 from ..errors import UserError
 from ..jsonable import to_jsonable
-from ..storage.atomic import atomic_dir
 from .base import IndexConfig, NeighborIndex
 from .exact import ExactIndex
 from .scann import ScannIndex
+from .source import FeatureSource
 
 logger = logging.getLogger(__name__)
 
@@ -38,30 +39,38 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def build_index(features: torch.Tensor, config: IndexConfig, device: torch.device | str = "cpu") -> NeighborIndex:
-    """Index ``features`` [M, D] float32 with the configured backend (``auto`` resolved here)."""
-    config = replace(config, backend=resolve_backend(config.backend))
-    if config.num_neighbors > features.shape[0]:
+def build_index(source: FeatureSource, config: IndexConfig, device: torch.device | str = "cpu") -> NeighborIndex:
+    """Index the rows of ``source`` (``auto`` settings not resolved by the caller get the published ones)."""
+    config = replace(
+        config,
+        backend=resolve_backend(config.backend),
+        build="in-memory" if config.build == "auto" else config.build,
+        reorder_precision="float32" if config.reorder_precision == "auto" else config.reorder_precision,
+    )
+    if config.num_neighbors > source.rows:
         raise UserError(
-            f"--num-neighbors {config.num_neighbors} exceeds the {features.shape[0]} rows of the memory. "
+            f"--num-neighbors {config.num_neighbors} exceeds the {source.rows} rows of the memory. "
             "Lower it or build a larger memory."
         )
-    return BACKENDS[config.backend].build(features, config, torch.device(device))
+    return BACKENDS[config.backend].build(source, config, torch.device(device))
 
 
 def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_id: str) -> None:
-    """Write the index folder atomically, with ``fungi_index.json`` naming the memory it indexes."""
+    """Write ``folder`` (new, or empty) with the backend's files and ``fungi_index.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "backend": index.name,
         "k": index.k,
         "size": index.size,
         "dim": index.dim,
         "memory_id": memory_id,
+        "index_id": uuid.uuid4().hex,  # tells this build from any rebuild (ScaNN training is not deterministic)
         "config": to_jsonable(config),
+        "settings": index.settings(),
     }
-    with atomic_dir(Path(folder)) as tmp:
-        index.save(tmp)
-        (tmp / INDEX_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    index.save(folder)
+    (folder / INDEX_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def read_index_meta(folder: Path) -> dict:
@@ -72,15 +81,13 @@ def read_index_meta(folder: Path) -> dict:
         raise UserError(f"No index at {folder}. Build it first with create_memory_bank.py (--scann-index).")
     meta_path = folder / INDEX_META
     if meta_path.is_file():
-        return json.loads(meta_path.read_text())
+        try:
+            return json.loads(meta_path.read_text())
+        except ValueError as exc:
+            raise UserError(f"{meta_path} is damaged ({exc}). Rebuild the index with create_memory_bank.py.") from exc
     if (folder / PUBLISHED_MARKER).is_file():
-        logger.warning(
-            "%s has no %s (made by the published code?): sizes will be checked against the memory only.",
-            folder,
-            INDEX_META,
-        )
         return {"backend": ScannIndex.name, "k": None, "size": None, "dim": None, "memory_id": None, "published": True}
-    raise UserError(f"{folder} holds neither a ScaNN index nor {INDEX_META}. Rebuild it.")
+    raise UserError(f"{folder} holds neither a ScaNN index nor {INDEX_META}. Rebuild it with create_memory_bank.py.")
 
 
 def load_index(
@@ -91,4 +98,10 @@ def load_index(
     backend = BACKENDS.get(meta.get("backend", ""))
     if backend is None:
         raise UserError(f"{folder} holds an index of unknown backend {meta.get('backend')!r}. Rebuild it.")
-    return backend.load(Path(folder), meta, features, torch.device(device)), meta
+    try:
+        return backend.load(Path(folder), meta, features, torch.device(device)), meta
+    except (RuntimeError, OSError, ValueError) as exc:  # a truncated or deleted file inside the folder
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"The index in {folder} cannot be loaded ({reason}). Rebuild it with create_memory_bank.py."
+        ) from exc

@@ -1,4 +1,10 @@
-"""ScaNN (METHOD section 5): a partition tree, anisotropic quantisation and exact re-ranking."""
+"""ScaNN (method section 5): a partition tree, anisotropic quantisation and exact re-ranking.
+
+Built either as published, from every row at once (``in-memory``: the tree and quantiser are trained on
+all rows), or ``streamed``: trained on a random sample of rows, then filled chunk by chunk with ScaNN's
+``upsert``, so no float32 copy of the whole memory is ever made; the re-ranking data can then be kept as
+bfloat16 or int8. A streamed index stores the memory row of each of its points (``row_ids.npy``).
+"""
 
 import logging
 from pathlib import Path
@@ -9,23 +15,28 @@ import torch
 from ..errors import UserError
 from ..log import native_stderr_to
 from .base import IndexConfig, NeighborIndex
+from .source import FeatureSource
 
 logger = logging.getLogger(__name__)
+
+ROW_IDS = "row_ids.npy"
+PICKLED_DOCIDS = "scann_docids.pkl"  # ScaNN would unpickle it on load: never written, never read here
+REORDER_BYTES = {"float32": 4, "bfloat16": 2, "int8": 1}
 
 
 def _scann():
     try:
-        from scann.scann_ops.py import scann_ops_pybind
+        from scann.scann_ops.py import scann_builder, scann_ops_pybind
     except ImportError as exc:
         raise UserError(
             f"ScaNN is not importable here ({exc}). Install it (pip install 'scann>=1.4,<1.5'; Linux "
             "x86-64 only) or pass --index-backend exact."
         ) from exc
-    return scann_ops_pybind
+    return scann_ops_pybind, scann_builder
 
 
 def clamped_leaves(config: IndexConfig, size: int) -> tuple[int, int]:
-    """(leaves, leaves to search), clamped to the memory size with a warning (ScaNN refuses more
+    """(leaves, leaves to search), clamped to the training rows with a warning (ScaNN refuses more
     leaves than points)."""
     leaves = config.num_leaves
     if leaves > size:
@@ -37,41 +48,88 @@ def clamped_leaves(config: IndexConfig, size: int) -> tuple[int, int]:
     return leaves, to_search
 
 
+def _searcher(data: np.ndarray, config: IndexConfig):
+    """A ScaNN searcher over ``data`` [n, D] float32 with the published builder chain."""
+    scann, builder_module = _scann()
+    leaves, to_search = clamped_leaves(config, data.shape[0])
+    quantize = getattr(builder_module.ReorderType, config.reorder_precision.upper())
+    builder = (
+        scann.builder(data, config.num_neighbors, "dot_product")
+        .tree(num_leaves=leaves, num_leaves_to_search=to_search, training_sample_size=data.shape[0])
+        .score_ah(
+            config.dimensions_per_block, anisotropic_quantization_threshold=config.anisotropic_quantization_threshold
+        )
+        .reorder(config.num_reordering_candidates, quantize=quantize)
+    )
+    with native_stderr_to(logger):
+        return builder.build()
+
+
 class ScannIndex(NeighborIndex):
     name = "scann"
 
-    def __init__(self, searcher, k: int | None, size: int | None, dim: int | None) -> None:
+    def __init__(
+        self, searcher, k: int | None, size: int | None, dim: int | None, row_ids: np.ndarray | None, settings: dict
+    ) -> None:
         super().__init__(k, size, dim)
         self.searcher = searcher
+        self.row_ids = row_ids  # [M] memory row of each index point (streamed builds), else None
+        self._settings = settings
 
     @classmethod
-    def build(cls, features: torch.Tensor, config: IndexConfig, device: torch.device) -> "ScannIndex":
-        data = np.ascontiguousarray(features.numpy(), dtype=np.float32)  # (M, D)
-        size, dim = data.shape
-        leaves, to_search = clamped_leaves(config, size)
-        builder = (
-            _scann()
-            .builder(data, config.num_neighbors, "dot_product")
-            .tree(num_leaves=leaves, num_leaves_to_search=to_search, training_sample_size=size)
-            .score_ah(
-                config.dimensions_per_block,
-                anisotropic_quantization_threshold=config.anisotropic_quantization_threshold,
-            )
-            .reorder(config.num_reordering_candidates)
-        )
-        with native_stderr_to(logger):
-            searcher = builder.build()
-        return cls(searcher, config.num_neighbors, size, dim)
+    def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "ScannIndex":
+        settings = {"build": config.build, "reorder_precision": config.reorder_precision}
+        if config.build == "in-memory":
+            data = np.ascontiguousarray(source.tensor.numpy(), dtype=np.float32)  # (M, D)
+            return cls(_searcher(data, config), config.num_neighbors, source.rows, source.dim, None, settings)
+        return cls._build_streamed(source, config, settings)
+
+    @classmethod
+    def _build_streamed(cls, source: FeatureSource, config: IndexConfig, settings: dict) -> "ScannIndex":
+        rows = source.rows
+        sample_size = min(rows, config.training_sample)
+        generator = torch.Generator().manual_seed(rows)
+        sample = torch.randperm(rows, generator=generator)[:sample_size].sort().values  # (S,)
+        logger.info("Training the ScaNN tree and quantiser on %d of %d rows, then adding the rest.", sample_size, rows)
+        searcher = _searcher(np.ascontiguousarray(source.take(sample).numpy()), config)
+        in_sample = torch.zeros(rows, dtype=torch.bool)
+        in_sample[sample] = True
+        added, start = [sample], 0
+        searcher.searcher.reserve(rows)
+        for chunk in source.chunks(config.chunk_rows):
+            keep = ~in_sample[start : start + chunk.shape[0]]  # (n,)
+            ids = torch.arange(start, start + chunk.shape[0])[keep]
+            if len(ids):
+                with native_stderr_to(logger):
+                    searcher.searcher.upsert([None] * len(ids), np.ascontiguousarray(chunk[keep].numpy()), 4096)
+                added.append(ids)
+            start += chunk.shape[0]
+        row_ids = torch.cat(added).numpy()  # (M,) index point -> memory row
+        settings = dict(settings, training_sample=sample_size)
+        return cls(searcher, config.num_neighbors, rows, source.dim, row_ids, settings)
 
     @classmethod
     def load(cls, folder: Path, meta: dict, features: torch.Tensor | None, device: torch.device) -> "ScannIndex":
-        scann = _scann()
+        if (folder / PICKLED_DOCIDS).exists():
+            raise UserError(f"{folder} holds {PICKLED_DOCIDS}, a pickle this tool does not load. Rebuild the index.")
+        scann, _ = _scann()
         with native_stderr_to(logger):
             searcher = scann.load_searcher(str(folder))
+        row_ids = np.load(folder / ROW_IDS, allow_pickle=False) if (folder / ROW_IDS).is_file() else None
         size, dim = meta.get("size"), meta.get("dim")
         if features is not None:  # an index of the published code records neither
             size, dim = size or features.shape[0], dim or features.shape[1]
-        return cls(searcher, meta.get("k"), size, dim)
+        return cls(searcher, meta.get("k"), size, dim, row_ids, meta.get("settings", {}))
+
+    @classmethod
+    def host_bytes(cls, rows: int, dim: int, config: IndexConfig) -> int:
+        codes = rows * (-(-dim // config.dimensions_per_block)) // 2  # 4-bit codes, 16 centres per block
+        reorder = rows * dim * REORDER_BYTES[config.reorder_precision]
+        bookkeeping = rows * 16  # leaf lists, row ids
+        if config.build == "in-memory":
+            return reorder + codes + bookkeeping + rows * dim * 4  # ScaNN copies the rows for training
+        sample = min(rows, config.training_sample)
+        return reorder + codes + bookkeeping + 3 * sample * dim * 4 + 2 * config.chunk_rows * dim * 4
 
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
         k = k or self.k  # None only while probing an index of the published code for its k
@@ -83,8 +141,15 @@ class ScannIndex(NeighborIndex):
                 f"The ScaNN index returned {ids.shape[1]} neighbours instead of {k}: the searched leaves "
                 "hold too few points. Raise --num-leaves-to-search or lower --num-leaves."
             )
+        if self.row_ids is not None:
+            ids = self.row_ids[ids]
         return torch.from_numpy(ids.astype(np.int64)).to(queries.device)  # (N, k)
 
     def save(self, folder: Path) -> None:
         with native_stderr_to(logger):
             self.searcher.serialize(str(folder), relative_path=True)
+        if self.row_ids is not None:
+            np.save(folder / ROW_IDS, self.row_ids)
+
+    def settings(self) -> dict:
+        return self._settings

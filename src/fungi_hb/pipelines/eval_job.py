@@ -1,70 +1,117 @@
 """eval_gradients.py as a function: evaluation memory of FUNGI (or raw) features -> HummingBird
-label transfer on the validation set -> matched mIoU and a results file."""
+label transfer on the validation set -> matched mIoU and a results file.
+
+Extraction and validation run in resumable pieces shared out over torchrun processes; the first process
+assembles and indexes the memory, adds up the confusion matrices and writes the results.
+"""
 
 import logging
+import shutil
 from pathlib import Path
 
-from ..data.layout import NUM_CLASSES, VOC_CLASSES
+from .. import distributed
+from ..data.layout import VOC_CLASSES
 from ..data.samples import train_samples, val_samples
-from ..devices import autocast_dtype, resolve_device
+from ..distributed import World
 from ..errors import UserError
-from ..hummingbird import evaluate
-from ..index import build_index
+from ..identity import ids_sha1
+from ..jsonable import to_jsonable
+from ..memory.pieces import piece_images
 from ..memory.types import Memory
 from ..miou import matched_miou
-from ..storage.atomic import check_writable, save_json
-from . import preflight
-from .eval_memory import evaluation_memory
+from ..precision import autocast_dtype, precision_name
+from ..storage.atomic import save_json
+from ..storage.pieces import PieceStore
+from . import preflight, resources
+from .eval_memory import evaluation_index, evaluation_memory, open_memory
 from .feature_setup import EVAL_STAGE, memory_identity, prepare_features
 from .jobs import EvalJob
-from .loaders import validation_batches
 from .results import eval_results
 from .timer import StageTimer
+from .validation import validate
+from .work import work_key, work_root
 
 logger = logging.getLogger(__name__)
 
 
-def run_eval(job: EvalJob) -> dict:
-    """Run the evaluation; returns the results dict (also written to ``job.output``)."""
+def run_eval(job: EvalJob, world: World = World()) -> dict | None:
+    """Run the evaluation; returns the results dict (also written to ``job.output``) on the first process,
+    None on the others."""
     timer = StageTimer()
     if job.features not in ("fungi", "embeddings"):
         raise UserError(f"--features must be fungi or embeddings, not {job.features!r}.")
-    for path in (job.output, job.save_projection_matrix):
-        if path is not None:
-            check_writable(path)
-    if job.save_eval_memory is not None:
-        check_writable(Path(job.save_eval_memory) / "features.pth")
-    device = resolve_device(job.device)
+    preflight.output_file(job.output, "--output")
+    preflight.output_file(job.save_projection_matrix, "--save-projection-matrix")
+    preflight.output_folder(job.save_eval_memory, "--save-eval-memory")
+    device = distributed.device_for(job.runtime.device, world)
+    distributed.start(world, device, job.runtime.dist_timeout_minutes)
     samples, validation = train_samples(job.data, job.seed), val_samples(job.data)
     plan = None
     if job.load_eval_memory is None:
         plan = preflight.memory_plan(job.memory, len(samples), job.backbone.grid**2, job.index.num_neighbors)
 
+    dtype = autocast_dtype(device, job.runtime.use_fp16)
     with timer.stage("setup"):
-        setup = prepare_features(job, device, autocast_dtype(device, job.use_fp16))
-    if plan is not None:
-        preflight.check_fits_in_ram(plan.rows, setup.dim, NUM_CLASSES)
+        setup = prepare_features(job, device, dtype)
     identity = memory_identity(setup.identity, job.memory, samples, EVAL_STAGE)
+    rows = plan.rows if plan is not None else None
+    root = work_root(job.runtime.work_dir, job.output or job.save_eval_memory)
+    per_piece = piece_images(job.data.batch_size, job.runtime.piece_images)
+    extraction = {"batch_size": job.data.batch_size, "precision": precision_name(dtype), "device": device.type}
+    memory_store = None
+    if plan is not None:
+        index_config = resources.plan_index(job.index, rows, setup.dim, "evaluation")
+        memory_store = PieceStore(
+            root, work_key("eval-memory", identity, extraction), {"what": "evaluation memory pieces", **extraction}
+        )
     with timer.stage("evaluation memory"):
-        memory = evaluation_memory(job, setup, samples, plan, identity)
+        paths, meta = evaluation_memory(job, setup, samples, plan, identity, memory_store, per_piece, world)
+    if plan is None:
+        index_config = resources.plan_index(job.index, meta.rows, setup.dim, "evaluation")
     with timer.stage("evaluation index"):
-        index = build_index(memory.features, job.index, device)
+        index, index_meta = evaluation_index(paths, meta, index_config, root, device, world)
+        memory = open_memory(paths)
         features = index.place(memory.features)  # next to the index: no second copy
-        memory = Memory(features, memory.labels.to(features.device))
+        memory = Memory(
+            features, memory.labels.to(features.device) if features.device.type == "cuda" else memory.labels
+        )
+    validation_store = PieceStore(
+        root,
+        work_key("validation", meta.memory_id, index_meta["index_id"], job.temperature, identity.features,
+                 ids_sha1([s.image.stem for s in validation]), extraction),
+        {"what": "validation confusion matrices", **extraction},
+    )  # fmt: skip
     with timer.stage("validation"):
-        batches = validation_batches(validation, setup.info.input_size, job.transform, job.data, job.seed)
-        info = setup.info
-        confusion = evaluate(batches, setup.extract, memory, index, job.temperature, info.grid, info.input_size, device)
+        confusion = validate(job, validation, setup, memory, index, validation_store, per_piece, device, world)
+    if not world.is_main:
+        return None
+
     result = matched_miou(confusion.numpy())
     logger.info("Per-class IoU: %s", ", ".join(f"{name} {100 * v:.1f}" for name, v in zip(VOC_CLASSES, result.iou)))
     counts = {
         "num_train_images": len(samples),
         "num_val_images": len(validation),
-        "memory_rows": int(memory.features.shape[0]),
-        "memory_dim": int(memory.features.shape[1]),
+        "memory_rows": meta.rows,
+        "memory_dim": meta.dim,
+        "processes": world.size,
     }
-    results = eval_results(job, result, confusion, identity, setup.info, counts, index.name, device, timer.summary())
+    index_info = {"backend": index.name, "config": to_jsonable(index_config), "settings": index.settings()}
+    results = eval_results(
+        job, result, confusion, identity, setup.info, counts, index_info, setup.support_bank, device, timer.summary()
+    )
     if job.output is not None:
         save_json(results, Path(job.output))
         logger.info("Results written to %s", job.output)
+    for store in (validation_store, memory_store):
+        if store is not None:
+            store.remove()
+    shutil.rmtree(root / work_key("eval-index", meta.memory_id, index_config), ignore_errors=True)
+    _remove_if_empty(root)
     return results
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -34,6 +34,7 @@ class FeatureSetup:
     info: BackboneInfo
     dim: int  # D: E for embeddings, 2E for FUNGI
     identity: FeatureIdentity
+    support_bank: str | None = None  # FUNGI: who made the support bank ("fungi-hb <memory id>" or the published code)
 
 
 def raw_identity(
@@ -118,4 +119,5 @@ def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | No
         config.negative_batch_percent,
         config.negatives_layout.value,
     )
-    return FeatureSetup(extract, info, 2 * info.embed_dim, fungi_identity(raw, config, projection, support))
+    made_by = f"fungi-hb, memory {support.memory_id}" if support.memory_id else "the published code (no metadata)"
+    return FeatureSetup(extract, info, 2 * info.embed_dim, fungi_identity(raw, config, projection, support), made_by)

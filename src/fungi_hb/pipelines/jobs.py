@@ -1,6 +1,6 @@
 """The two jobs as typed, frozen configs: what one run of each script needs, callable without argparse."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backbones import BackboneConfig
@@ -9,6 +9,17 @@ from ..data.transforms import TransformConfig
 from ..fungi.config import FungiConfig
 from ..index.base import IndexConfig
 from ..memory.types import MemoryConfig
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a job runs; none of it changes the features (beyond float rounding)."""
+
+    device: str = "auto"  # auto (this process's GPU when there is one), cpu or cuda
+    use_fp16: bool = False  # bfloat16 autocast on CUDA
+    work_dir: Path | None = None  # finished pieces wait here (default: .fungi-work beside the main output)
+    piece_images: int | None = None  # images per saved piece (default about 64, a multiple of the batch size)
+    dist_timeout_minutes: float = 180.0  # torchrun: how long a process waits for the others at a step
 
 
 @dataclass(frozen=True)
@@ -24,8 +35,7 @@ class MemoryBankJob:
     features_path: Path  # --memory-bank, features [M, E]
     labels_path: Path  # --memory-bank-labels, labels [M, C]
     index_dir: Path  # --scann-index folder
-    device: str = "auto"  # auto, cpu or cuda
-    use_fp16: bool = False  # bfloat16 autocast on CUDA
+    runtime: Runtime = field(default_factory=Runtime)
 
 
 @dataclass(frozen=True)
@@ -49,5 +59,4 @@ class EvalJob:
     output: Path | None = None  # results JSON
     save_eval_memory: Path | None = None  # folder to keep the evaluation memory in
     load_eval_memory: Path | None = None  # folder to reuse an evaluation memory from
-    device: str = "auto"  # auto, cpu or cuda
-    use_fp16: bool = False  # bfloat16 autocast on CUDA
+    runtime: Runtime = field(default_factory=Runtime)

@@ -1,77 +1,110 @@
-"""create_memory_bank.py as a function: raw patch features -> support memory bank -> its index."""
+"""create_memory_bank.py as a function: raw patch features -> support memory bank -> its index.
+
+The features are extracted in pieces (saved as they are finished, shared out over torchrun processes);
+the first process assembles them and builds the index, and the bank is committed as a unit.
+"""
 
 import logging
 
+from .. import distributed
 from ..backbones import build_backbone
 from ..data.layout import NUM_CLASSES
 from ..data.samples import train_samples
-from ..devices import autocast_dtype, resolve_device
+from ..distributed import World
 from ..embeddings import EmbeddingExtractor
-from ..index import build_index, save_index
+from ..index import FileSource, build_index, save_index
 from ..jsonable import to_jsonable
-from ..memory.fill import fill_memory
-from ..storage.atomic import check_writable
-from ..storage.memory_files import BankMeta, new_memory_id, save_memory, write_meta
-from . import preflight
+from ..memory.pieces import piece_images
+from ..precision import autocast_dtype, precision_name
+from ..storage import commit
+from ..storage.memory_files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs
+from ..storage.pieces import PieceStore
+from . import preflight, resources
 from .feature_setup import SUPPORT_STAGE, memory_identity, raw_identity
 from .jobs import MemoryBankJob
-from .loaders import train_epochs
+from .memory_build import assemble_memory, extract_memory_pieces
 from .timer import StageTimer
+from .work import work_key, work_root
 
 logger = logging.getLogger(__name__)
 
 
-def run_memory_bank(job: MemoryBankJob) -> dict:
-    """Build and save the memory bank and its index; returns the bank's metadata."""
+def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
+    """Build and save the memory bank and its index; returns the bank's metadata (None on processes
+    other than the first, which only extract their share)."""
     timer = StageTimer()
-    for path in (job.features_path, job.labels_path, job.index_dir / "fungi_index.json"):
-        check_writable(path)
-    device = resolve_device(job.device)
+    paths = BankPaths(job.features_path, job.labels_path, job.index_dir)
+    preflight.output_file(paths.features, "--memory-bank")
+    preflight.output_file(paths.labels, "--memory-bank-labels")
+    preflight.output_folder(paths.index, "--scann-index")
+    device = distributed.device_for(job.runtime.device, world)
+    distributed.start(world, device, job.runtime.dist_timeout_minutes)
     samples = train_samples(job.data, job.seed)
     plan = preflight.memory_plan(job.memory, len(samples), job.backbone.grid**2, job.index.num_neighbors)
     with timer.stage("backbone"):
         backbone, info = build_backbone(job.backbone, job.seed)
         backbone.to(device)
-    preflight.check_fits_in_ram(plan.rows, info.embed_dim, NUM_CLASSES)
+    index_config = resources.plan_index(job.index, plan.rows, info.embed_dim, "support")
+    dtype = autocast_dtype(device, job.runtime.use_fp16)
+    identity = memory_identity(raw_identity(info, job.transform.std, job.seed), job.memory, samples, SUPPORT_STAGE)
+    per_piece = piece_images(job.data.batch_size, job.runtime.piece_images)
+    extraction = {"batch_size": job.data.batch_size, "precision": precision_name(dtype), "device": device.type}
+    store = PieceStore(
+        work_root(job.runtime.work_dir, job.features_path),
+        work_key("support", identity, extraction),
+        {"what": f"support bank pieces for {job.features_path}", "identity": to_jsonable(identity), **extraction},
+    )
     logger.info(
-        "%d training images, %d augmentation epochs, %d rows expected, device %s",
+        "%d training images x %d augmentation epochs, %d rows expected, %d images per piece, device %s",
         len(samples),
         plan.epochs,
         plan.rows,
+        per_piece,
         device,
     )
-    extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, autocast_dtype(device, job.use_fp16))
-    epochs = train_epochs(
-        samples, info.input_size, job.transform, job.data, job.seed, SUPPORT_STAGE, plan.epochs, "memory bank"
-    )
+    extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype)
     with timer.stage("features"):
-        memory = fill_memory(epochs, extract, plan, info.patch_size, NUM_CLASSES, info.embed_dim)
-    identity = memory_identity(raw_identity(info, job.transform.std, job.seed), job.memory, samples, SUPPORT_STAGE)
+        pieces = extract_memory_pieces(
+            samples, info.input_size, job.transform, job.data, job.seed, SUPPORT_STAGE, plan, extract,
+            info.patch_size, NUM_CLASSES, per_piece, store, world, "memory bank",
+        )  # fmt: skip
+    distributed.barrier(world)
+    if not world.is_main:
+        return None
+
     meta = BankMeta(
         memory_id=new_memory_id(),
         identity=identity,
-        rows=int(memory.features.shape[0]),
-        dim=int(memory.features.shape[1]),
-        num_classes=int(memory.labels.shape[1]),
+        rows=plan.rows,
+        dim=info.embed_dim,
+        num_classes=NUM_CLASSES,
         info={
             "num_images": len(samples),
             "num_train_samples": job.data.num_train_samples,
             "data_dir": str(job.data.data_dir.resolve()),
+            "index": to_jsonable(index_config),
         },
     )
-    with timer.stage("index"):  # before any file is written: a failure here leaves nothing behind
-        index = build_index(memory.features, job.index, device)
-    with timer.stage("save"):
-        save_memory(memory, job.features_path, job.labels_path)
-        save_index(index, job.index_dir, job.index, meta.memory_id)
-        write_meta(job.features_path, meta)  # last: marks the bank and its index complete
-    per_image = timer.seconds["features"] / (len(samples) * plan.epochs)
+    prepare_outputs(paths)
+    token = commit.new_token()
+    staged = {role: commit.staged_path(path, token) for role, path in paths.parts().items()}
+    try:
+        with timer.stage("assemble"):
+            assemble_memory(pieces, store, staged["features"], staged["labels"], plan.rows, info.embed_dim, NUM_CLASSES)
+        with timer.stage("index"):
+            index = build_index(FileSource(staged["features"]), index_config, device)
+            save_index(index, staged["index"], index_config, meta.memory_id)
+        meta = commit_bank(paths, staged, meta)
+    finally:
+        for path in staged.values():  # after a commit they are gone; after a failure they must go
+            commit.discard(path)
+    store.remove()
     logger.info(
         "Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s",
         meta.rows,
         meta.dim,
         timer.summary()["total"],
-        per_image,
+        timer.seconds["features"] / (len(samples) * plan.epochs),
         job.features_path,
         job.labels_path,
         job.index_dir,

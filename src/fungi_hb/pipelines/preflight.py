@@ -2,6 +2,7 @@
 here they become ``UserError``s that name the flag to change."""
 
 import logging
+from pathlib import Path
 
 from torch import nn
 
@@ -9,6 +10,7 @@ from ..errors import UserError
 from ..fungi.token_gradients import resolve_linear
 from ..memory.plan import MemoryPlan, plan_memory
 from ..memory.types import MemoryConfig
+from ..storage.atomic import check_writable
 from ..system import available_ram_bytes
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,24 @@ def memory_plan(config: MemoryConfig, num_images: int, patches: int, num_neighbo
             "Lower --num-neighbors or raise --memory-size."
         )
     return plan
+
+
+def output_file(path: Path | None, flag: str) -> None:
+    """An output file path that is not a folder and can be written."""
+    if path is None:
+        return
+    if Path(path).is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file path (e.g. {Path(path) / 'file'}).")
+    check_writable(path)
+
+
+def output_folder(path: Path | None, flag: str) -> None:
+    """An output folder path that is not a file and can be written."""
+    if path is None:
+        return
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"{flag} {path} is a file; give a folder path.")
+    check_writable(Path(path) / "probe")
 
 
 def check_fits_in_ram(rows: int, dim: int, num_classes: int) -> None:

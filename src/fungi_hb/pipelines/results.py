@@ -20,12 +20,14 @@ def eval_results(
     identity: MemoryIdentity,
     info: BackboneInfo,
     counts: dict[str, int],
-    index_backend: str,
+    index: dict,
+    support_bank: str | None,
     device: torch.device,
     seconds: dict[str, float],
 ) -> dict:
     """The results dict (``--output``): mIoU, per-class IoU and counts, the identity of the features and
-    memory, every setting, versions and timings. ``counts``: train/val images, memory rows and width."""
+    memory, every setting, versions and timings. ``counts``: train/val images, memory rows and width;
+    ``index``: backend, settings and how it was built; ``support_bank``: who made the support bank."""
     fungi = identity.features.fungi
     return {
         "miou": result.miou,
@@ -37,10 +39,12 @@ def eval_results(
         "matching": result.matching.tolist(),
         "pixels": int(confusion.sum()),
         **counts,
-        "index_backend": index_backend,
+        "index_backend": index["backend"],
+        "index": index,
         "features": job.features,
         "negatives_layout": fungi.negatives_layout if fungi else None,
         "num_negatives": fungi.num_negatives if fungi else None,
+        "support_bank": support_bank,
         "feature_identity": to_jsonable(identity.features),
         "memory_identity": to_jsonable(identity),
         "backbone": asdict(info),

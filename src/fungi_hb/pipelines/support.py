@@ -1,5 +1,6 @@
-"""The support bank of create_memory_bank.py as eval_gradients.py uses it: its features and index,
-checked against this run's backbone before the long part, and the retrieval of negatives."""
+"""The support bank of create_memory_bank.py as eval_gradients.py uses it: its features (mapped from their
+file) and index, checked to be whole and made for this run's backbone before the long part, and the
+retrieval of negatives."""
 
 import logging
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ import torch
 from ..errors import UserError
 from ..identity import FeatureIdentity, differences
 from ..index import NeighborIndex, load_index
-from ..storage.memory_files import load_features, read_meta
+from ..storage.memory_files import BankPaths, read_bank
+from ..storage.torch_files import read_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +21,7 @@ logger = logging.getLogger(__name__)
 class Support:
     """The support memory and index that give the negatives."""
 
-    features: torch.Tensor  # [Ms, E], where look-ups next to the index are cheapest
+    features: torch.Tensor  # [Ms, E], where look-ups next to the index are cheapest (GPU, or mapped file)
     index: NeighborIndex
     k: int  # neighbours the index returns per query
     memory_id: str | None  # the bank's id; None for a bank of the published code
@@ -28,7 +30,7 @@ class Support:
         """Raw tokens [B, T, E] -> their k retrieved support vectors [B, T, K, E] (on the tokens' device)."""
         batch, num_tokens, embed = tokens.shape
         ids = self.index.search(tokens.reshape(-1, embed), self.k)  # (B*T, K)
-        vectors = self.features[ids.to(self.features.device)].to(tokens.device)  # (B*T, K, E)
+        vectors = self.features[ids.to(self.features.device)].to(tokens.device, torch.float32)  # (B*T, K, E)
         return vectors.reshape(batch, num_tokens, self.k, embed)
 
 
@@ -39,8 +41,8 @@ def load_support(
     embed_dim: int,
     device: torch.device,
 ) -> Support:
-    """Load the support memory and index and check that they were made with ``expected`` features
-    (raw features of this run's backbone, weights, input size, normalisation and seed)."""
+    """Load the support memory and index and check that they are whole and were made with ``expected``
+    features (raw features of this run's backbone, weights, input size, normalisation and seed)."""
     if features_path is None or index_path is None:
         raise UserError(
             "FUNGI features need the support index: pass --memory-bank and --scann-index "
@@ -50,13 +52,13 @@ def load_support(
         "Rebuild the support index with create_memory_bank.py and the same --model, --weights, --input-size, "
         "--image-std and --seed."
     )
-    features = load_features(features_path)
+    meta = read_bank(BankPaths(Path(features_path), None, Path(index_path)), fix, allow_published=True)
+    features = read_matrix(features_path, "support memory (--memory-bank)", fix, mmap=True)  # (Ms, E), mapped
     if features.shape[1] != embed_dim:
         raise UserError(
             f"The support memory {features_path} has {features.shape[1]} dims but {expected.model} gives "
             f"{embed_dim}. Build it with the same --model."
         )
-    meta = read_meta(features_path)
     if meta is not None:
         diffs = differences(meta.identity.features, expected)
         if diffs:
@@ -65,7 +67,7 @@ def load_support(
             )
     index, index_meta = load_index(index_path, device, features)
     memory_id = meta.memory_id if meta is not None else None
-    if index_meta.get("memory_id") and memory_id and index_meta["memory_id"] != memory_id:
+    if index_meta.get("memory_id") != memory_id:
         raise UserError(f"The index {index_path} was not built from {features_path}. {fix}")
     for key, value in (("size", features.shape[0]), ("dim", features.shape[1])):
         if index_meta.get(key) not in (None, value):

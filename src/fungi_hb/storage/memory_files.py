@@ -1,6 +1,11 @@
-"""Memory banks on disk: ``features.pth`` [M, D] and ``labels.pth`` [M, C] as plain float32 tensors (the
-published format, so banks of the published code load too) and a sidecar ``<features stem>.meta.json``
-that holds the bank's identity."""
+"""Memory banks on disk, committed as a unit.
+
+A bank is ``features.pth`` [M, D] and ``labels.pth`` [M, C] (plain float32 tensors: the published format,
+so banks of the published code load too), for a support bank its index folder, and a sidecar
+``<features stem>.meta.json`` written last. The sidecar holds the bank's identity and a fingerprint of
+every part, so a later reader knows the parts belong together. Parts of the published code's banks carry
+no metadata of ours at all; a bank of ours with a part missing is refused, never taken for one of those.
+"""
 
 import json
 import logging
@@ -9,19 +14,47 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
 from .. import __version__
 from ..errors import UserError
 from ..identity import MemoryIdentity, identity_json
-from ..memory.types import Memory
+from . import commit
 from .atomic import save_json
-from .torch_files import read_matrix, save_tensor
 
 logger = logging.getLogger(__name__)
 
-META_FORMAT = "fungi-hb memory bank 2"
-REBUILD = "Rebuild it with create_memory_bank.py."
+META_FORMAT = "fungi-hb memory bank 3"
+INDEX_META = "fungi_index.json"  # what marks an index folder as ours
+
+
+@dataclass(frozen=True)
+class BankPaths:
+    """Where the parts of one bank live."""
+
+    features: Path  # [M, D] float32
+    labels: Path | None  # [M, C] float32 (None: wherever the sidecar says, for readers that skip labels)
+    index: Path | None = None  # index folder (support banks); None for an evaluation memory
+
+    @property
+    def meta(self) -> Path:
+        return self.features.with_name(self.features.stem + ".meta.json")
+
+    @property
+    def journal(self) -> Path:
+        return self.features.with_name(self.features.stem + ".commit.json")
+
+    def parts(self) -> dict[str, Path]:
+        """Every part but the sidecar, by role."""
+        parts = {"features": Path(self.features)}
+        if self.labels is not None:
+            parts["labels"] = Path(self.labels)
+        if self.index is not None:
+            parts["index"] = Path(self.index)
+        return parts
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> "BankPaths":
+        """An evaluation memory: features.pth and labels.pth in ``folder``."""
+        return cls(Path(folder) / "features.pth", Path(folder) / "labels.pth")
 
 
 @dataclass(frozen=True)
@@ -34,6 +67,7 @@ class BankMeta:
     dim: int  # D
     num_classes: int  # C
     info: dict = field(default_factory=dict)  # facts that do not change the features (data folder, counts)
+    parts: dict = field(default_factory=dict)  # role -> {"name": path relative to the sidecar, "fingerprints"}
 
     def to_json(self) -> dict:
         return {
@@ -44,69 +78,118 @@ class BankMeta:
             "dim": self.dim,
             "num_classes": self.num_classes,
             "info": self.info,
+            "parts": self.parts,
             "package_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
-
-def meta_path(features_path: Path) -> Path:
-    features_path = Path(features_path)
-    return features_path.with_name(features_path.stem + ".meta.json")
+    @classmethod
+    def from_json(cls, data: dict) -> "BankMeta":
+        return cls(
+            memory_id=data["memory_id"],
+            identity=MemoryIdentity.from_json(data["identity"]),
+            rows=int(data["rows"]),
+            dim=int(data["dim"]),
+            num_classes=int(data["num_classes"]),
+            info=data.get("info", {}),
+            parts=data.get("parts", {}),
+        )
 
 
 def new_memory_id() -> str:
     return uuid.uuid4().hex
 
 
-def save_memory(memory: Memory, features_path: Path, labels_path: Path) -> None:
-    """Write features and labels. Any older sidecar is removed first: ``write_meta`` writes the new one
-    last, once everything that belongs to the bank (its index too) is complete."""
-    meta_path(features_path).unlink(missing_ok=True)
-    save_tensor(memory.features.contiguous(), Path(features_path))
-    save_tensor(memory.labels.contiguous(), Path(labels_path))
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(Path(path).resolve())
 
 
-def write_meta(features_path: Path, meta: BankMeta) -> None:
-    save_json(meta.to_json(), meta_path(features_path))
+def prepare_outputs(paths: BankPaths) -> None:
+    """Before writing a bank: finish or clear what a killed writer left (a half-done commit is replayed,
+    staged leftovers removed)."""
+    commit.recover(paths.journal)
+    for part in [*paths.parts().values(), paths.meta]:
+        commit.remove_staged(part)
 
 
-def read_meta(features_path: Path) -> BankMeta | None:
-    """The bank's sidecar, or None when there is none (a bank of the published code)."""
-    sidecar = meta_path(features_path)
-    if not sidecar.is_file():
+def commit_bank(paths: BankPaths, staged: dict[str, Path], meta: BankMeta) -> BankMeta:
+    """Commit the staged parts (role -> staged path, every role of ``paths.parts()``) with a sidecar that
+    fingerprints them; the sidecar moves last. Returns the meta as written."""
+    base = paths.meta.parent
+    parts = {
+        role: {"name": _relative(final, base), "fingerprints": commit.fingerprints(staged[role])}
+        for role, final in paths.parts().items()
+    }
+    meta = BankMeta(meta.memory_id, meta.identity, meta.rows, meta.dim, meta.num_classes, meta.info, parts)
+    token = commit.new_token()
+    staged_meta = commit.staged_path(paths.meta, token)
+    save_json(meta.to_json(), staged_meta)
+    moves = [(staged[role], final) for role, final in paths.parts().items()] + [(staged_meta, paths.meta)]
+    commit.commit(moves, paths.journal)
+    return meta
+
+
+def _index_memory_id(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / INDEX_META).read_text()).get("memory_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _damaged(what: Path, why: str, fix: str) -> UserError:
+    return UserError(f"{what} is incomplete or damaged ({why}). {fix}")
+
+
+def read_bank(paths: BankPaths, fix: str, allow_published: bool) -> BankMeta | None:
+    """Check that a bank on disk is whole and return its sidecar; None for a bank of the published code.
+
+    Args:
+        paths: the parts the caller will read (``labels``/``index`` from the sidecar when not given).
+        fix: how to rebuild it, for messages.
+        allow_published: accept a bank with no metadata of ours anywhere (the published code's).
+    Raises:
+        UserError naming the file when a part is missing, damaged or from another build.
+    """
+    try:
+        commit.recover(paths.journal)
+    except (OSError, ValueError) as exc:
+        raise _damaged(paths.journal, f"an interrupted save could not be finished: {exc}", fix) from exc
+    if not Path(paths.features).is_file():
+        what = "is a folder" if Path(paths.features).is_dir() else "does not exist"
+        raise UserError(f"The memory bank {paths.features} {what}. {fix}")
+    if not paths.meta.is_file():
+        ours = paths.index is not None and (Path(paths.index) / INDEX_META).is_file()
+        if ours or not allow_published:
+            raise _damaged(paths.features, f"its metadata file {paths.meta.name} is missing", fix)
         logger.warning(
-            "%s has no metadata sidecar (%s; made by the published code?): only sizes are checked.",
-            features_path,
-            sidecar.name,
+            "%s has no metadata (%s) and its index none either: taken for a bank of the published code (only its "
+            "sizes can be checked).",
+            paths.features,
+            paths.meta.name,
         )
         return None
     try:
-        data = json.loads(sidecar.read_text())
+        data = json.loads(paths.meta.read_text())
         if data.get("format") != META_FORMAT:
+            raise ValueError("written by an earlier version of this tool, or not a bank's metadata")
+        meta = BankMeta.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _damaged(paths.meta, str(exc), fix) from exc
+    base = paths.meta.parent
+    for role, part in meta.parts.items():
+        location = Path(part["name"]) if Path(part["name"]).is_absolute() else base / part["name"]
+        given = paths.parts().get(role)
+        if given is not None and Path(given).resolve() != location.resolve():
+            location = Path(given)  # the caller names the part (e.g. a moved index folder)
+        if not location.exists():
+            raise _damaged(paths.features, f"its {role} {location} is missing", fix)
+        if role == "index" and _index_memory_id(location) not in (None, meta.memory_id):
             raise UserError(
-                f"{sidecar} was written by an earlier version of this tool (before feature identities). {REBUILD}"
+                f"The index {location} was not built from {paths.features} (it belongs to another bank). {fix}"
             )
-        return BankMeta(
-            memory_id=data["memory_id"],
-            identity=MemoryIdentity.from_json(data["identity"]),
-            rows=data["rows"],
-            dim=data["dim"],
-            num_classes=data["num_classes"],
-            info=data.get("info", {}),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"The metadata file {sidecar} is damaged ({exc}). {REBUILD}") from exc
-
-
-def load_features(features_path: Path) -> torch.Tensor:
-    """[M, D] float32 features."""
-    fix = "Create it with create_memory_bank.py first."
-    return read_matrix(features_path, "memory bank", fix).float()
-
-
-def load_memory(features_path: Path, labels_path: Path) -> Memory:
-    features = load_features(features_path)
-    labels = read_matrix(labels_path, "memory bank labels", REBUILD).float()
-    if labels.shape[0] != features.shape[0]:
-        raise UserError(f"{features_path} has {features.shape[0]} rows but {labels_path} has {labels.shape[0]}.")
-    return Memory(features, labels)
+        if commit.fingerprints(location) != part["fingerprints"]:
+            raise _damaged(location, f"it is not the {role} this bank was saved with", fix)
+    return meta

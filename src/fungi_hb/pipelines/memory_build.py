@@ -1,0 +1,74 @@
+"""A memory bank from augmented training images, in resumable pieces: the pieces are extracted (sharded
+over processes), then assembled, on the first process, into the bank's two tensor files, chunk by chunk."""
+
+import logging
+from pathlib import Path
+
+import torch
+
+from ..data.layout import Sample
+from ..data.samples import DataConfig
+from ..data.segmentation import AugmentedSegmentation, Batch
+from ..data.transforms import TransformConfig
+from ..distributed import World
+from ..errors import UserError
+from ..memory.fill import batch_rows
+from ..memory.pieces import Piece, plan_pieces
+from ..memory.plan import MemoryPlan
+from ..memory.types import FeatureFn
+from ..storage.matrix_file import write_matrix
+from ..storage.pieces import PieceStore
+from .pieces import concatenate, run_pieces
+
+logger = logging.getLogger(__name__)
+
+
+def extract_memory_pieces(
+    samples: list[Sample],
+    size: int,
+    transform: TransformConfig,
+    data: DataConfig,
+    seed: int,
+    stage: str,
+    plan: MemoryPlan,
+    extract: FeatureFn,
+    patch_size: int,
+    num_classes: int,
+    images_per_piece: int,
+    store: PieceStore,
+    world: World,
+    desc: str,
+) -> list[Piece]:
+    """Extract (this process's share of) the memory's pieces; returns every piece, in assembly order."""
+    pieces = plan_pieces(len(samples), plan.epochs, images_per_piece)
+
+    def work(batch: Batch) -> dict[str, torch.Tensor]:
+        features, labels = batch_rows(batch, extract, plan, patch_size, num_classes)
+        if not torch.isfinite(features).all():
+            bad = [str(samples[int(i)].image) for i in batch.indices]
+            raise UserError(
+                f"The backbone gave non-finite features for the batch of {', '.join(bad[:3])}. Check --weights "
+                "(a checkpoint with NaN or Inf values) and --image-std."
+            )
+        return {"features": features, "labels": labels.half()}  # labels are multiples of 1/p^2: exact in float16
+
+    store.create()
+    dataset = AugmentedSegmentation(samples, size, transform, seed, stage, plan.epochs)
+    run_pieces(pieces, store, world, dataset, len(samples), data.batch_size, data.num_workers, work, concatenate, desc)
+    return pieces
+
+
+def assemble_memory(
+    pieces: list[Piece], store: PieceStore, features: Path, labels: Path, rows: int, dim: int, num_classes: int
+) -> None:
+    """Write the pieces' rows, in order, to ``features`` [rows, dim] and ``labels`` [rows, C] (float32)."""
+    for name, path, width in (("features", features, dim), ("labels", labels, num_classes)):
+        chunks = (store.load(piece)[name] for piece in pieces)
+        try:
+            write_matrix(path, rows, width, torch.float32, chunks)
+        except ValueError as exc:
+            raise UserError(
+                f"The finished pieces in {store.folder} do not make a whole memory ({exc}). Delete "
+                "that folder and rerun."
+            ) from exc
+    logger.info("Assembled %d rows from %d pieces into %s and %s", rows, len(pieces), features, labels)
