@@ -24,8 +24,17 @@ INDEX_META = "fungi_index.json"
 PUBLISHED_MARKER = "scann_assets.pbtxt"  # what a ScaNN folder of the published code holds
 
 
-def resolve_backend(name: str) -> str:
-    """``auto`` is ScaNN where it is installed (Linux x86-64), else the exact index, with a warning."""
+def resolve_backend(name: str, rows: int | None = None) -> str:
+    """``auto`` is ScaNN where it is installed (Linux x86-64), else the exact index, with a warning. A
+    memory of fewer ``rows`` than ScaNN can train its quantiser on gets the exact index, with a warning."""
+    if name in ("auto", ScannIndex.name) and rows is not None and rows < ScannIndex.min_rows:
+        logger.warning(
+            "A memory of %d rows is too small for ScaNN (its quantiser needs at least %d): using the exact "
+            "index, whose neighbours are exact.",
+            rows,
+            ScannIndex.min_rows,
+        )
+        return ExactIndex.name
     if name == "auto":
         if importlib.util.find_spec("scann") is not None:
             return ScannIndex.name
@@ -43,7 +52,7 @@ def build_index(source: FeatureSource, config: IndexConfig, device: torch.device
     """Index the rows of ``source`` (``auto`` settings not resolved by the caller get the published ones)."""
     config = replace(
         config,
-        backend=resolve_backend(config.backend),
+        backend=resolve_backend(config.backend, source.rows),
         build="in-memory" if config.build == "auto" else config.build,
         reorder_precision="float32" if config.reorder_precision == "auto" else config.reorder_precision,
     )

@@ -47,7 +47,7 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
     Raises:
         UserError naming the settings that would fit, when none of the allowed ones does.
     """
-    config = replace(config, backend=resolve_backend(config.backend))
+    config = replace(config, backend=resolve_backend(config.backend, rows))
     backend = BACKENDS[config.backend]
     candidates = _candidates(config)
     available = available_ram_bytes()
