@@ -25,21 +25,23 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fungi_hb.backbones import BackboneConfig, build_backbone  # noqa: E402
+from fungi_hb.data.datasets.registry import open_dataset  # noqa: E402
 from fungi_hb.data.samples import DataConfig, train_samples  # noqa: E402
-from fungi_hb.data.synthetic import make_synthetic_voc  # noqa: E402
+from fungi_hb.data.synthetic import make_synthetic_dataset  # noqa: E402
 from fungi_hb.data.transforms import TransformConfig  # noqa: E402
-from fungi_hb.devices import autocast_dtype, resolve_device  # noqa: E402
+from fungi_hb.distributed import World, device_for  # noqa: E402
 from fungi_hb.embeddings import EmbeddingExtractor  # noqa: E402
 from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel  # noqa: E402
 from fungi_hb.fungi.projection import make_projection  # noqa: E402
 from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402
-from fungi_hb.index import IndexConfig, build_index  # noqa: E402
+from fungi_hb.index import IndexConfig, TensorSource, build_index  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
-from fungi_hb.memory.fill import fill_memory  # noqa: E402
 from fungi_hb.memory.plan import plan_memory  # noqa: E402
 from fungi_hb.memory.types import MemoryConfig  # noqa: E402
-from fungi_hb.pipelines.loaders import train_epochs  # noqa: E402
+from fungi_hb.pipelines.memory_build import extract_memory_pieces  # noqa: E402
 from fungi_hb.pipelines.support import Support  # noqa: E402
+from fungi_hb.precision import autocast_dtype  # noqa: E402
+from fungi_hb.storage.pieces import PieceStore  # noqa: E402
 
 
 def main() -> int:
@@ -56,40 +58,43 @@ def main() -> int:
     parser.add_argument("--index-backend", default="scann")
     args = parser.parse_args()
     setup_logging("WARNING")
-    device = resolve_device(args.device)
+    device = device_for(args.device, World())
     dtype = autocast_dtype(device, args.use_fp16)
     backbone, info = build_backbone(
         BackboneConfig(args.model, "random", args.input_size, 16 if "16" in args.model else 8)
     )
     backbone.to(device)
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_synthetic_voc(Path(tmp), num_train=args.images, num_val=1, size=(375, 500))
+        root = make_synthetic_dataset(Path(tmp), num_train=args.images, num_val=1, size=(375, 500))
         data = DataConfig(root, batch_size=args.batch_size, num_workers=args.num_workers)
-        samples = train_samples(data, 0)
+        dataset = open_dataset(root)
+        samples = train_samples(dataset, data, 0)
         if args.mode == "bank":
             extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype)
-            dim = info.embed_dim
         else:
             model = FungiModel(backbone, info.embed_dim, 96, 0).to(device)
             config = FungiConfig()
             layer = resolve_linear(model, config.gradients_layer)
             projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
             support_rows = torch.nn.functional.normalize(torch.randn(args.support_rows, info.embed_dim), dim=1)
-            index = build_index(support_rows, IndexConfig(backend=args.index_backend, num_neighbors=5), device)
+            config_index = IndexConfig(backend=args.index_backend, num_neighbors=5)
+            index = build_index(TensorSource(support_rows), config_index, device)
             support = Support(index.place(support_rows), index, 5, None)
             extract = FungiExtractor(
-                model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype, 0
+                model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype
             )
-            dim = 2 * info.embed_dim
         images = torch.randn(args.batch_size, 3, args.input_size, args.input_size)
-        extract(images)  # warm-up (allocations, kernels)
+        extract(images, torch.arange(args.batch_size))  # warm-up (allocations, kernels)
         if device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         plan = plan_memory(MemoryConfig(None, 1), len(samples), info.grid**2)
-        epochs = train_epochs(samples, info.input_size, TransformConfig(), data, 0, 1, args.mode)
-        fill_memory(epochs, extract, plan, info.patch_size, 21, dim, torch.Generator().manual_seed(0))
+        store = PieceStore(Path(tmp) / "work", "bench", {"what": "benchmark"})
+        extract_memory_pieces(
+            samples, info.input_size, TransformConfig(), data, 0, "support", plan, extract, info.patch_size,
+            dataset.classes, 64, store, World(), args.mode,
+        )  # fmt: skip
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start

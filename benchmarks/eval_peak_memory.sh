@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 FEATURES=${1:-embeddings}
 WORK=$(mktemp -d)
-DATA=$($PYTHON scripts/make_synthetic_voc.py "$WORK/data" --num-train 16 --num-val 200 --height 375 --width 500 2>/dev/null)
+DATA=$($PYTHON scripts/make_synthetic_data.py "$WORK/data" --num-train 16 --num-val 200 --height 375 --width 500 2>/dev/null)
 head -n 50 "$DATA/sets/val.txt" > "$WORK/val50.txt"
 COMMON=(--model dino_vits16 --weights random --input-size 512 --patch-size 16 --data-dir "$DATA" --num-workers 2
         --num-leaves 64 --num-leaves-to-search 16 --log-level WARNING)

@@ -18,6 +18,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from fungi_hb.data.datasets.registry import open_dataset  # noqa: E402
 from fungi_hb.data.samples import DataConfig, val_samples  # noqa: E402
 from fungi_hb.data.transforms import TransformConfig, val_transform  # noqa: E402
 
@@ -29,7 +30,8 @@ def main() -> int:
     parser.add_argument("--val-list", type=Path, default=None)
     args = parser.parse_args()
     size, total, differ, scored, scored_differ = args.input_size, 0, 0, 0, 0
-    for sample in val_samples(DataConfig(args.data_dir, val_list=args.val_list)):
+    config = DataConfig(args.data_dir, val_list=args.val_list)
+    for sample in val_samples(open_dataset(config.data_dir), config):
         image, mask = Image.open(sample.image), Image.open(sample.mask)
         published = val_transform(image, mask, size, TransformConfig())[1][0].numpy()  # (S, S)
         pil = np.array(mask.resize((size, size), Image.NEAREST))  # (S, S)

@@ -19,16 +19,16 @@ TINY_MODEL = ["--model", "vit_tiny_patch16_224", "--weights", "random", "--patch
 def golden(name: str) -> dict:
     path = GOLDENS / name
     if not path.exists():
-        pytest.fail(f"golden {path} missing: tests expect ../shared/goldens beside the project")
+        pytest.fail(f"golden {path} missing: tests/goldens is part of the repository (see its README)")
     return dict(np.load(path))
 
 
 @pytest.fixture(scope="session")
 def synthetic_voc(tmp_path_factory) -> Path:
     """24 training and 8 validation images in the seed layout."""
-    from fungi_hb.data.synthetic import make_synthetic_voc
+    from fungi_hb.data.synthetic import make_synthetic_dataset
 
-    return make_synthetic_voc(tmp_path_factory.mktemp("voc"), num_train=24, num_val=8, seed=0)
+    return make_synthetic_dataset(tmp_path_factory.mktemp("voc"), num_train=24, num_val=8, seed=0)
 
 
 def bank_args(data: Path, out: Path, *extra: str) -> list[str]:
@@ -59,7 +59,7 @@ def make_data(folder: Path, num_train: int, num_val: int = 4) -> str:
     """A small dataset written by the user-facing generator script; returns its --data-dir."""
     command = [
         sys.executable,
-        "scripts/make_synthetic_voc.py",
+        "scripts/make_synthetic_data.py",
         str(folder),
         "--num-train",
         str(num_train),

@@ -54,6 +54,7 @@ class MemoryIdentity:
     """Everything that determines a memory bank: its features and which patches of which images."""
 
     features: FeatureIdentity
+    dataset: str  # the classes the labels are over ("voc", "ade20k-150", ...)
     memory_size: int | None  # M, or None for every patch
     augmentation_epochs: int  # A
     train_ids_sha1: str  # of the training ids, in order

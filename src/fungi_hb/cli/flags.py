@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from ..backbones import BackboneConfig
+from ..data.datasets.registry import DATASETS
 from ..data.samples import DataConfig
 from ..data.transforms import PUBLISHED_STD, TransformConfig
 from ..index.base import BUILDS, PRECISIONS, IndexConfig
@@ -95,7 +96,20 @@ def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation:
         "--data-dir",
         type=Path,
         default=Path("./VOCSegmentation"),
-        help="Pascal VOC: the published VOCSegmentation folder or VOCdevkit/VOC2012.",
+        help="Dataset root: Pascal VOC (the published VOCSegmentation folder or VOCdevkit/VOC2012), ADE20K "
+        "(ADEChallengeData2016), or your own (images/, masks/, classes.txt; see README).",
+    )
+    group.add_argument(
+        "--dataset",
+        choices=("auto", *DATASETS),
+        default="auto",
+        help="Which dataset --data-dir holds; auto: detected from its folders.",
+    )
+    group.add_argument(
+        "--keep-other",
+        action="store_true",
+        help="ADE20K: score label 0 ('other') as a 151st class instead of ignoring it (the usual 150-class "
+        "benchmark ignores it).",
     )
     group.add_argument(
         "--num-train-samples",
@@ -178,6 +192,16 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
         default=IndexConfig.training_sample,
         help="Streamed ScaNN builds: rows the tree and quantiser are trained on.",
     )
+    add_streaming_flags(group)
+
+
+def add_streaming_flags(group) -> None:
+    group.add_argument(
+        "--index-chunk-rows",
+        type=positive_int,
+        default=IndexConfig.chunk_rows,
+        help="Rows per chunk when an index is built or searched from disk (memory against speed).",
+    )
 
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
@@ -219,6 +243,8 @@ def backbone_config(args: argparse.Namespace) -> BackboneConfig:
 def data_config(args: argparse.Namespace) -> DataConfig:
     return DataConfig(
         data_dir=args.data_dir,
+        dataset=args.dataset,
+        keep_other=args.keep_other,
         num_train_samples=args.num_train_samples,
         train_list=args.train_list,
         val_list=getattr(args, "val_list", None),
@@ -247,6 +273,7 @@ def index_config(args: argparse.Namespace) -> IndexConfig:
         build=args.index_build,
         reorder_precision=args.reorder_precision,
         training_sample=args.index_training_sample,
+        chunk_rows=args.index_chunk_rows,
     )
 
 

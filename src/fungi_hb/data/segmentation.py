@@ -9,7 +9,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from ..seeding import generator_for, sample_seed
-from .layout import Sample
+from .samples import Sample
 from .transforms import TransformConfig, sample_train_draws, train_transform, val_transform
 
 
@@ -20,6 +20,13 @@ class Batch(NamedTuple):
     masks: torch.Tensor  # [B, 1, S, S] uint8 class ids, 255 = ignore
     indices: torch.Tensor  # [B] int64 positions in the sample list
     seeds: torch.Tensor  # [B] int64 sample seeds
+
+
+def to_classes(ids: torch.Tensor, lookup: torch.Tensor) -> torch.Tensor:
+    """Mask values -> class ids (255 = ignore) through the dataset's [256] table; values the table does not
+    allow (refused up front) become 255."""
+    classes = lookup[ids.long()]  # (1, S, S)
+    return torch.where(classes < 0, torch.full_like(classes, 255), classes).to(torch.uint8)
 
 
 def open_sample(sample: Sample) -> tuple[Image.Image, Image.Image]:
@@ -36,10 +43,18 @@ class AugmentedSegmentation(Dataset):
     whatever the batch size, workers or processes."""
 
     def __init__(
-        self, samples: list[Sample], size: int, transform: TransformConfig, seed: int, stage: str, epochs: int = 1
+        self,
+        samples: list[Sample],
+        size: int,
+        transform: TransformConfig,
+        seed: int,
+        stage: str,
+        epochs: int = 1,
+        lookup: torch.Tensor | None = None,
     ) -> None:
         self.samples, self.size, self.transform = samples, size, transform
         self.seed, self.stage, self.epochs = seed, stage, epochs
+        self.lookup = lookup  # [256] mask value -> class id (None: values are class ids)
 
     def __len__(self) -> int:
         return len(self.samples) * self.epochs
@@ -50,14 +65,22 @@ class AugmentedSegmentation(Dataset):
         image, mask = open_sample(self.samples[index])
         draws = sample_train_draws(image.height, image.width, self.transform, generator_for(seed, "augment"))
         tensor, ids = train_transform(image, mask, draws, self.size, self.transform)
-        return Batch(tensor, ids, index, seed)
+        return Batch(tensor, ids if self.lookup is None else to_classes(ids, self.lookup), index, seed)
 
 
 class ResizedSegmentation(Dataset):
     """Validation images, resized to S x S (no randomness; the seed feeds FUNGI's negative draws)."""
 
-    def __init__(self, samples: list[Sample], size: int, transform: TransformConfig, seed: int) -> None:
+    def __init__(
+        self,
+        samples: list[Sample],
+        size: int,
+        transform: TransformConfig,
+        seed: int,
+        lookup: torch.Tensor | None = None,
+    ) -> None:
         self.samples, self.size, self.transform, self.seed = samples, size, transform, seed
+        self.lookup = lookup  # [256] mask value -> class id (None: values are class ids)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -65,6 +88,7 @@ class ResizedSegmentation(Dataset):
     def __getitem__(self, index: int) -> Batch:
         image, mask = open_sample(self.samples[index])
         tensor, ids = val_transform(image, mask, self.size, self.transform)
+        ids = ids if self.lookup is None else to_classes(ids, self.lookup)
         return Batch(tensor, ids, index, sample_seed(self.seed, "val", 0, index))
 
 

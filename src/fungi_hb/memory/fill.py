@@ -33,11 +33,11 @@ def gather_rows(
 
 
 def batch_rows(
-    batch: Batch, extract: FeatureFn, plan: MemoryPlan, patch_size: int, num_classes: int
+    batch: Batch, extract: FeatureFn, plan: MemoryPlan, patch_size: int, num_classes: int, ignore_as_class: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The memory rows of one batch: features [B*s, D] (unit norm, CPU) and labels [B*s, C]."""
     feats = F.normalize(extract(batch.images, batch.seeds).float(), dim=-1).cpu()  # (B, P, D)
-    labels = patch_label_distributions(batch.masks, patch_size, num_classes).flatten(1, 2)  # (B, P, C)
+    labels = patch_label_distributions(batch.masks, patch_size, num_classes, ignore_as_class).flatten(1, 2)  # (B,P,C)
     keep = None
     if plan.keep_per_image is not None:
         noise = uniform_draws(batch.seeds, "patches", labels.shape[1])  # (B, P)

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from .. import distributed
-from ..data.layout import NUM_CLASSES, Sample
+from ..data.datasets.base import ClassSpec
+from ..data.samples import Sample
 from ..distributed import World
 from ..errors import UserError
 from ..identity import MemoryIdentity, differences
@@ -56,6 +57,7 @@ def evaluation_memory(
     job: EvalJob,
     setup: FeatureSetup,
     samples: list[Sample],
+    classes: ClassSpec,
     plan: MemoryPlan | None,
     identity: MemoryIdentity,
     store: PieceStore | None,
@@ -68,7 +70,7 @@ def evaluation_memory(
     info = setup.info
     pieces = extract_memory_pieces(
         samples, info.input_size, job.transform, job.data, job.seed, EVAL_STAGE, plan, setup.extract,
-        info.patch_size, NUM_CLASSES, images_per_piece, store, world, f"{job.features} memory",
+        info.patch_size, classes, images_per_piece, store, world, f"{job.features} memory",
     )  # fmt: skip
     distributed.barrier(world)
     folder = Path(job.save_eval_memory) if job.save_eval_memory is not None else store.folder / "memory"
@@ -79,8 +81,9 @@ def evaluation_memory(
         token = commit.new_token()
         staged = {role: commit.staged_path(path, token) for role, path in paths.parts().items()}
         try:
-            assemble_memory(pieces, store, staged["features"], staged["labels"], plan.rows, setup.dim, NUM_CLASSES)
-            meta = BankMeta(new_memory_id(), identity, plan.rows, setup.dim, NUM_CLASSES, {"pieces": store.key})
+            width = classes.num_classes
+            assemble_memory(pieces, store, staged["features"], staged["labels"], plan.rows, setup.dim, width)
+            meta = BankMeta(new_memory_id(), identity, plan.rows, setup.dim, width, {"pieces": store.key})
             commit_bank(paths, staged, meta)
         finally:
             for path in staged.values():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..backbones import BackboneInfo, build_backbone
-from ..data.layout import Sample
+from ..data.samples import Sample
 from ..data.transforms import AUGMENTATION
 from ..embeddings import EmbeddingExtractor
 from ..fungi import FungiConfig, FungiExtractor, FungiModel
@@ -54,14 +54,15 @@ def raw_identity(
 
 
 def memory_identity(
-    features: FeatureIdentity, memory: MemoryConfig, samples: list[Sample], stage: str
+    features: FeatureIdentity, dataset: str, memory: MemoryConfig, samples: list[Sample], stage: str
 ) -> MemoryIdentity:
     """The identity of a memory of ``features`` over ``samples``, augmented with the draws of ``stage``."""
     return MemoryIdentity(
         features=features,
+        dataset=dataset,
         memory_size=memory.memory_size,
         augmentation_epochs=memory.augmentation_epochs,
-        train_ids_sha1=ids_sha1([sample.image.stem for sample in samples]),
+        train_ids_sha1=ids_sha1([sample.id for sample in samples]),
         augmentation=AUGMENTATION,
         stage=stage,
     )
@@ -85,8 +86,11 @@ def fungi_identity(raw: FeatureIdentity, config: FungiConfig, projection: torch.
     )
 
 
-def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | None) -> FeatureSetup:
-    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front."""
+def prepare_features(
+    job: EvalJob, device: torch.device, dtype: torch.dtype | None, train_ids: list[str] | None = None
+) -> FeatureSetup:
+    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front
+    (``train_ids``: this run's training images, which the support bank should have been built from)."""
     backbone, info = build_backbone(job.backbone, job.seed)
     backbone.to(device)
     raw = raw_identity(info, job.transform.std, job.seed)  # the support bank's features: final tokens
@@ -103,7 +107,14 @@ def prepare_features(job: EvalJob, device: torch.device, dtype: torch.dtype | No
         projection = make_projection(info.embed_dim, width, job.seed)
     if job.save_projection_matrix is not None:
         save_projection(projection, job.save_projection_matrix)
-    support = load_support(job.support_features, job.support_index, raw, info.embed_dim, device)
+    support = load_support(
+        job.support_features,
+        job.support_index,
+        raw,
+        info.embed_dim,
+        device,
+        ids_sha1(train_ids) if train_ids is not None else None,
+    )
     negatives = preflight.capped_negatives(job.fungi.num_negative_neighbors, support.k)
     config = replace(job.fungi, num_negative_neighbors=negatives)
     extract = FungiExtractor(

@@ -8,8 +8,6 @@ import logging
 
 from .. import distributed
 from ..backbones import build_backbone
-from ..data.layout import NUM_CLASSES
-from ..data.samples import train_samples
 from ..distributed import World
 from ..embeddings import EmbeddingExtractor
 from ..index import FileSource, build_index, save_index
@@ -20,6 +18,7 @@ from ..storage import commit
 from ..storage.memory_files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs
 from ..storage.pieces import PieceStore
 from . import preflight, resources
+from .data_setup import prepare_data
 from .feature_setup import SUPPORT_STAGE, memory_identity, raw_identity
 from .jobs import MemoryBankJob
 from .memory_build import assemble_memory, extract_memory_pieces
@@ -39,14 +38,16 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
     preflight.output_folder(paths.index, "--scann-index")
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
-    samples = train_samples(job.data, job.seed)
+    data = prepare_data(job.data, job.seed, validation=False, world=world)
+    samples, classes = data.train, data.classes
     plan = preflight.memory_plan(job.memory, len(samples), job.backbone.grid**2, job.index.num_neighbors)
     with timer.stage("backbone"):
         backbone, info = build_backbone(job.backbone, job.seed)
         backbone.to(device)
     index_config = resources.plan_index(job.index, plan.rows, info.embed_dim, "support")
     dtype = autocast_dtype(device, job.runtime.use_fp16)
-    identity = memory_identity(raw_identity(info, job.transform.std, job.seed), job.memory, samples, SUPPORT_STAGE)
+    raw = raw_identity(info, job.transform.std, job.seed)
+    identity = memory_identity(raw, classes.name, job.memory, samples, SUPPORT_STAGE)
     per_piece = piece_images(job.data.batch_size, job.runtime.piece_images)
     extraction = {"batch_size": job.data.batch_size, "precision": precision_name(dtype), "device": device.type}
     store = PieceStore(
@@ -66,7 +67,7 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
     with timer.stage("features"):
         pieces = extract_memory_pieces(
             samples, info.input_size, job.transform, job.data, job.seed, SUPPORT_STAGE, plan, extract,
-            info.patch_size, NUM_CLASSES, per_piece, store, world, "memory bank",
+            info.patch_size, classes, per_piece, store, world, "memory bank",
         )  # fmt: skip
     distributed.barrier(world)
     if not world.is_main:
@@ -77,7 +78,7 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
         identity=identity,
         rows=plan.rows,
         dim=info.embed_dim,
-        num_classes=NUM_CLASSES,
+        num_classes=classes.num_classes,
         info={
             "num_images": len(samples),
             "num_train_samples": job.data.num_train_samples,
@@ -90,7 +91,9 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
     staged = {role: commit.staged_path(path, token) for role, path in paths.parts().items()}
     try:
         with timer.stage("assemble"):
-            assemble_memory(pieces, store, staged["features"], staged["labels"], plan.rows, info.embed_dim, NUM_CLASSES)
+            assemble_memory(
+                pieces, store, staged["features"], staged["labels"], plan.rows, info.embed_dim, classes.num_classes
+            )
         with timer.stage("index"):
             index = build_index(FileSource(staged["features"]), index_config, device)
             save_index(index, staged["index"], index_config, meta.memory_id)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.layout import Sample
-from ..data.samples import DataConfig
+from ..data.datasets.base import ClassSpec
+from ..data.samples import DataConfig, Sample
 from ..data.segmentation import AugmentedSegmentation, Batch
 from ..data.transforms import TransformConfig
 from ..distributed import World
@@ -33,7 +33,7 @@ def extract_memory_pieces(
     plan: MemoryPlan,
     extract: FeatureFn,
     patch_size: int,
-    num_classes: int,
+    classes: ClassSpec,
     images_per_piece: int,
     store: PieceStore,
     world: World,
@@ -43,7 +43,7 @@ def extract_memory_pieces(
     pieces = plan_pieces(len(samples), plan.epochs, images_per_piece)
 
     def work(batch: Batch) -> dict[str, torch.Tensor]:
-        features, labels = batch_rows(batch, extract, plan, patch_size, num_classes)
+        features, labels = batch_rows(batch, extract, plan, patch_size, classes.num_classes, classes.ignore_as_class)
         if not torch.isfinite(features).all():
             bad = [str(samples[int(i)].image) for i in batch.indices]
             raise UserError(
@@ -53,7 +53,8 @@ def extract_memory_pieces(
         return {"features": features, "labels": labels.half()}  # labels are multiples of 1/p^2: exact in float16
 
     store.create()
-    dataset = AugmentedSegmentation(samples, size, transform, seed, stage, plan.epochs)
+    lookup = torch.from_numpy(classes.lookup()).long()
+    dataset = AugmentedSegmentation(samples, size, transform, seed, stage, plan.epochs, lookup)
     run_pieces(pieces, store, world, dataset, len(samples), data.batch_size, data.num_workers, work, concatenate, desc)
     return pieces
 

@@ -5,7 +5,7 @@ from dataclasses import asdict
 import torch
 
 from ..backbones import BackboneInfo
-from ..data.layout import VOC_CLASSES
+from ..data.datasets.base import ClassSpec
 from ..identity import MemoryIdentity
 from ..jsonable import to_jsonable
 from ..miou import MiouResult
@@ -17,6 +17,7 @@ def eval_results(
     job: EvalJob,
     result: MiouResult,
     confusion: torch.Tensor,
+    classes: ClassSpec,
     identity: MemoryIdentity,
     info: BackboneInfo,
     counts: dict[str, int],
@@ -32,7 +33,10 @@ def eval_results(
     return {
         "miou": result.miou,
         "miou_percent": round(100 * result.miou, 2),
-        "per_class_iou": {name: float(v) for name, v in zip(VOC_CLASSES, result.iou)},
+        "dataset": classes.name,
+        "num_classes": classes.num_classes,
+        "class_names": list(classes.class_names),
+        "per_class_iou": {name: float(v) for name, v in zip(classes.class_names, result.iou)},
         "tp": result.tp.tolist(),
         "fp": result.fp.tolist(),
         "fn": result.fn.tolist(),

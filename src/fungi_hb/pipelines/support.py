@@ -40,9 +40,11 @@ def load_support(
     expected: FeatureIdentity,
     embed_dim: int,
     device: torch.device,
+    train_ids_sha1: str | None = None,
 ) -> Support:
     """Load the support memory and index and check that they are whole and were made with ``expected``
-    features (raw features of this run's backbone, weights, input size, normalisation and seed)."""
+    features (raw features of this run's backbone, weights, input size, normalisation and seed), and warn
+    if they come from other training images than ``train_ids_sha1`` (this run's)."""
     if features_path is None or index_path is None:
         raise UserError(
             "FUNGI features need the support index: pass --memory-bank and --scann-index "
@@ -64,6 +66,14 @@ def load_support(
         if diffs:
             raise UserError(
                 f"The support memory {features_path} was made with other settings ({'; '.join(diffs)}). {fix}"
+            )
+        if train_ids_sha1 is not None and meta.identity.train_ids_sha1 != train_ids_sha1:
+            logger.warning(
+                "The support memory %s was built from other training images (dataset %s there) than this run "
+                "uses: negatives come from those images. The paper draws them from the same training images; "
+                "build the support index with this run's --data-dir and training list for that.",
+                features_path,
+                meta.identity.dataset,
             )
     index, index_meta = load_index(index_path, device, features)
     memory_id = meta.memory_id if meta is not None else None

@@ -1,0 +1,38 @@
+"""Your own data: ``images/<id>.jpg`` (or .jpeg/.png), ``masks/<id>.png`` (single-channel class ids, 255 =
+ignore), ``train.txt`` and ``val.txt`` (one id per line) and ``classes.txt`` (one class name per line,
+which also gives the class count). Ignored pixels take no part in memory labels."""
+
+import hashlib
+from pathlib import Path
+
+from ...errors import UserError
+from .base import ClassSpec, Layout, Split, bit_palette, identity_mapping
+
+
+class Generic:
+    name = "generic"
+
+    def detect(self, root: Path) -> Layout | None:
+        if not all((root / name).exists() for name in ("images", "masks", "classes.txt")):
+            return None
+        images, masks = root / "images", root / "masks"
+        return Layout(
+            "generic (images/, masks/, classes.txt)",
+            root,
+            Split(images, masks, root / "train.txt"),
+            Split(images, masks, root / "val.txt"),
+            image_suffixes=(".jpg", ".jpeg", ".png"),
+        )
+
+    def classes(self, layout: Layout, keep_other: bool) -> ClassSpec:
+        path = layout.root / "classes.txt"
+        try:
+            names = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"Cannot read {path} ({exc}). Write one class name per line, in UTF-8.") from exc
+        if not 1 <= len(names) <= 255:
+            raise UserError(f"{path} lists {len(names)} classes; between 1 and 255 are supported (255 is ignore).")
+        if len(set(names)) != len(names):
+            raise UserError(f"{path} lists a class name twice. Give every class its own name.")
+        digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:8]
+        return ClassSpec(f"generic-{len(names)}-{digest}", names, identity_mapping(len(names)), None, bit_palette())
