@@ -1,26 +1,34 @@
 #!/usr/bin/env python
-"""Collect results files of scripts/table3.sh into one table (Markdown and CSV).
+"""Collect the results files of scripts/table3.sh (or ade20k.sh) into one table (Markdown and CSV).
 
-python scripts/collect_table.py runs/table3      # writes runs/table3/table3.md and table3.csv
+python scripts/collect_table.py runs/table3                 # writes runs/table3/table3.md and table3.csv
+python scripts/collect_table.py runs/ade20k --name ade20k   # writes runs/ade20k/ade20k.md and ade20k.csv
 """
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from fungi_hb.errors import UserError  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
 from fungi_hb.results_table import collect, write_tables  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="OUT_DIR of scripts/table3.sh")
+    parser.add_argument("folder", type=Path, help="OUT_DIR of scripts/table3.sh or scripts/ade20k.sh")
+    parser.add_argument("--name", default="table3", help="Name of the two table files written in the folder.")
     args = parser.parse_args()
     setup_logging("INFO")
-    rows = collect(args.folder)
-    markdown = write_tables(rows, args.folder / "table3.md", args.folder / "table3.csv")
+    try:
+        rows = collect(args.folder)
+        markdown = write_tables(rows, args.folder / f"{args.name}.md", args.folder / f"{args.name}.csv")
+    except (UserError, OSError) as exc:
+        logging.getLogger("fungi_hb").error("%s", exc)
+        return 2
     sys.stdout.write(markdown)
     return 0
 

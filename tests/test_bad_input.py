@@ -1,19 +1,25 @@
 """Every bad input stops early with exit status 2 and a message that names the problem and the fix."""
 
+import errno
+import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import timm
 import torch
 
-from conftest import bank_args, eval_args
+from conftest import ROOT, bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
-from fungi_hb.data.synthetic import make_synthetic_voc
+from fungi_hb.data.synthetic import make_synthetic_dataset
 
 
 @pytest.fixture()
 def voc(tmp_path):
-    return make_synthetic_voc(tmp_path / "voc", num_train=4, num_val=2, size=(48, 64))
+    return make_synthetic_dataset(tmp_path / "voc", num_train=4, num_val=2, size=(48, 64))
 
 
 def run_bank(args, caplog) -> str:
@@ -44,7 +50,7 @@ def test_id_without_image(voc, tmp_path, caplog):
 
 def test_unreadable_image(voc, tmp_path, caplog):
     (voc / "SegmentationClassAug" / "2007_000002.png").write_bytes(b"\x89PNG broken")
-    assert "Cannot read" in run_bank(bank_args(voc, tmp_path / "out"), caplog)
+    assert "cannot be decoded" in run_bank(bank_args(voc, tmp_path / "out"), caplog)
 
 
 @pytest.mark.parametrize("size, message", [("3", "0 patches per image"), ("1000", "only 16")])
@@ -145,3 +151,79 @@ def test_wrong_layer_path(voc, support_index, caplog):
 def test_fungi_without_support(voc, tmp_path, caplog):
     args = replace_flag(eval_args(voc, tmp_path), "--memory-bank", str(tmp_path / "none.pth"))
     assert "create_memory_bank.py" in run_eval(args, caplog)
+
+
+def test_a_memory_too_small_for_scann_falls_back_to_the_exact_index(voc, tmp_path, caplog):
+    args = bank_args(voc, tmp_path, "--num-train-samples", "1", "--memory-size", "12", "--index-backend", "scann")
+    assert create_memory_bank.main(args) == 0
+    assert "too small for ScaNN" in caplog.text
+    assert json.loads((tmp_path / "index" / "fungi_index.json").read_text())["backend"] == "exact"
+
+
+def test_non_finite_weights_are_refused_before_extraction(voc, tmp_path, caplog):
+    state = timm.create_model("vit_tiny_patch16_224", num_classes=0).state_dict()
+    state["blocks.3.mlp.fc1.weight"][0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pth")
+    text = run_bank(replace_flag(bank_args(voc, tmp_path), "--weights", str(tmp_path / "nan.pth")), caplog)
+    assert "NaN or infinite" in text and "blocks.3.mlp.fc1.weight" in text
+
+
+def test_absurd_input_size(voc, tmp_path, caplog):
+    assert "beyond 4096 px" in run_bank(replace_flag(bank_args(voc, tmp_path), "--input-size", "160000"), caplog)
+
+
+def test_bad_input_creates_no_output_folder(tmp_path, caplog):
+    out = tmp_path / "new" / "deeper"
+    assert "does not exist" in run_bank(bank_args(tmp_path / "nowhere", out), caplog)
+    assert not (tmp_path / "new").exists()
+
+
+def test_leftovers_of_a_killed_run_are_removed(voc, tmp_path):
+    leftovers = [tmp_path / ".features.pth.tmp-1234abcd", tmp_path / ".index.tmp-99", tmp_path / ".index.old-5"]
+    for path in leftovers:
+        path.mkdir() if "index" in path.name else path.write_bytes(b"half a file")
+    assert create_memory_bank.main(bank_args(voc, tmp_path)) == 0
+    assert not any(path.exists() for path in leftovers)
+
+
+def test_a_full_disk_ends_in_one_line_and_keeps_the_old_bank(voc, tmp_path, caplog, monkeypatch):
+    assert create_memory_bank.main(bank_args(voc, tmp_path)) == 0
+
+    def files():
+        return {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file() and ".fungi" not in str(p)}
+
+    before = files()
+    real_save = torch.save
+
+    def full_disk(obj, path, *args, **kwargs):
+        if "labels" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    assert create_memory_bank.main(bank_args(voc, tmp_path, "--seed", "7")) == 2
+    assert "No space left on device" in caplog.text and "Traceback" not in caplog.text
+    assert files() == before  # the old bank, untouched
+    assert not [p for p in tmp_path.iterdir() if ".staged-" in p.name or ".tmp-" in p.name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["startup", "extraction"])
+def test_ctrl_c_gives_one_line_and_exit_130(tmp_path, moment):
+    """Ctrl-C while torch loads, or while two loader workers are busy: exit 130, one line, no traceback."""
+    data = make_synthetic_dataset(tmp_path / "voc", num_train=200, num_val=2, size=(96, 128))
+    args = [*bank_args(data, tmp_path / "out"), "--batch-size", "2", "--piece-images", "2"]
+    args[args.index("--num-workers") + 1] = "2"
+    process = subprocess.Popen(
+        [sys.executable, "create_memory_bank.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    seen = ""
+    if moment == "startup":
+        time.sleep(0.3)
+    else:
+        while "img/s" not in seen and process.poll() is None:
+            seen += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130, seen + rest
+    assert "Traceback" not in seen + rest and "Interrupted" in rest

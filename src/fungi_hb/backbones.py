@@ -172,9 +172,17 @@ def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], 
     return extract_state_dict(checkpoint), url
 
 
+MAX_INPUT_SIZE = 4096  # 65536 tokens at 16 px patches: far beyond what attention fits in memory
+
+
 def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, BackboneInfo]:
     """A frozen, eval-mode ViT whose ``forward_features`` gives [B, T, E] at ``config.input_size``;
     ``seed`` initialises random weights."""
+    if config.input_size > MAX_INPUT_SIZE:
+        raise UserError(
+            f"--input-size {config.input_size} is beyond {MAX_INPUT_SIZE} px (the paper uses 512): the token "
+            "count, and the memory of attention, grow with its square. Use a smaller size."
+        )
     architecture = _architecture(config.model)
     if config.input_size % config.patch_size != 0:
         raise UserError(
@@ -205,6 +213,12 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
     else:
         state, source = _official_weights(config)
         load_weights(backbone, state, grid, source)
+    broken = [name for name, tensor in backbone.state_dict().items() if not torch.isfinite(tensor).all()]
+    if broken:
+        raise UserError(
+            f"The weights from {source} hold NaN or infinite values in {len(broken)} tensors (first: {broken[0]}). "
+            "The file is damaged or the training diverged: use another checkpoint."
+        )
     backbone.requires_grad_(False)
     backbone.eval()
     info = BackboneInfo(

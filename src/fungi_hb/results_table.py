@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from .errors import UserError
 from .storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -17,15 +18,26 @@ EFFICIENT = "efficient"  # the data-efficient cell's folder name, shown as the l
 def collect(folder: Path) -> list[dict]:
     """One row per (model, features), one column per memory size (and the data-efficient setting):
     mIoU in percent."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder. Give the OUT_DIR the reproduction script wrote to.")
     cells: dict[tuple[str, str], dict[int | str, float]] = {}
     weights: dict[str, str] = {}
-    for path in sorted(Path(folder).glob("*/*/results_*.json")):
-        result = json.loads(path.read_text())
+    for path in sorted(folder.glob("*/*/results_*.json")):
         model, cell = path.parent.parent.name, path.parent.name
+        if cell != EFFICIENT and not cell.isdigit():
+            logger.warning("Skipped %s: its folder %r is neither a memory size nor %r.", path, cell, EFFICIENT)
+            continue
+        try:
+            result = json.loads(path.read_text())
+            miou, source = float(result["miou_percent"]), str(result["backbone"]["weights_source"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("Skipped %s: not a complete results file (%s: %s).", path, type(exc).__name__, exc)
+            continue
         size = cell if cell == EFFICIENT else int(cell)
         features = result.get("features", path.stem.removeprefix("results_"))
-        cells.setdefault((model, features), {})[size] = result["miou_percent"]
-        weights[model] = result["backbone"]["weights_source"]
+        cells.setdefault((model, features), {})[size] = miou
+        weights[model] = source
     if not cells:
         logger.warning("No results files under %s.", folder)
     return [

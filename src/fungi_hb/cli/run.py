@@ -40,8 +40,8 @@ def _failures(folder: Path, since: float) -> list[str]:
 
 
 def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> int:
-    """Run ``job(world)``; 0 on success, 2 for a user error, 130 when interrupted, 143 when stopped by
-    torchrun after another process failed."""
+    """Run ``job(world)``; 0 on success, 2 for a user error or a failed file operation, 130 when
+    interrupted, 143 when stopped by torchrun after another process failed."""
     world = world_from_env()
     setup_logging(log_level, world.rank)
     failures = work_dir / "failures"
@@ -55,6 +55,20 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> 
         logger.error("%s", exc)
         if world.distributed:
             _note_failure(failures, world, str(exc))
+        return 2
+    except OSError as exc:  # a full disk, a quota, a read-only or vanished folder, a failing drive
+        where = f" ({exc.filename})" if exc.filename else ""
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        logger.debug("Traceback of the failed file operation", exc_info=True)
+        logger.error(
+            "A file operation failed: %s%s. Nothing partial was kept as a result; free space or fix the folder, "
+            "then rerun. %s",
+            reason,
+            where,
+            resume if work_dir.exists() else "",
+        )
+        if world.distributed:
+            _note_failure(failures, world, f"{reason}{where}")
         return 2
     except KeyboardInterrupt:
         logger.error("Interrupted. %s", resume if work_dir.exists() else "Nothing was written.")

@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..fungi.token_gradients import resolve_linear
 from ..memory.plan import MemoryPlan, plan_memory
 from ..memory.types import MemoryConfig
-from ..storage.atomic import check_writable
+from ..storage.atomic import check_writable, remove_leftovers
 from ..system import available_ram_bytes
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def output_file(path: Path | None, flag: str) -> None:
     if Path(path).is_dir():
         raise UserError(f"{flag} {path} is a folder; give a file path (e.g. {Path(path) / 'file'}).")
     check_writable(path)
+    remove_leftovers(path)
 
 
 def output_folder(path: Path | None, flag: str) -> None:
@@ -49,6 +50,7 @@ def output_folder(path: Path | None, flag: str) -> None:
     if Path(path).exists() and not Path(path).is_dir():
         raise UserError(f"{flag} {path} is a file; give a folder path.")
     check_writable(Path(path) / "probe")
+    remove_leftovers(path)
 
 
 def check_fits_in_ram(rows: int, dim: int, num_classes: int) -> None:

@@ -17,6 +17,7 @@ from ..errors import UserError
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``, else delete it."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
@@ -60,13 +61,32 @@ def atomic_dir(path: Path) -> Iterator[Path]:
 
 
 def check_writable(path: Path) -> None:
-    """Raise ``UserError`` early if a file could not be created at ``path``."""
-    parent = Path(path).resolve().parent
+    """Raise ``UserError`` early if a file could not be created at ``path``. Creates no folder: the
+    nearest existing one must let us create what is missing below it."""
+    parent = Path(path).absolute().parent
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"Cannot write under {parent}: {existing} is a file, not a folder. Choose another path.")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=".write-test-"):
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise UserError(
-            f"Cannot write to {parent} ({exc.strerror}). Choose an output path in a writable folder."
+            f"Cannot write to {existing} ({exc.strerror}). Choose an output path in a writable folder."
         ) from exc
+
+
+def remove_leftovers(path: Path) -> None:
+    """Delete the temporary siblings of ``path`` that a killed run left (``.<name>.tmp-*``, ``.<name>.old-*``);
+    they are never read, this only frees their space."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    for pattern in (f".{path.name}.tmp-*", f".{path.name}.old-*"):
+        for leftover in path.parent.glob(pattern):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
