@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 OUT=${1:-demo_output}
-DATA=$($PYTHON scripts/make_synthetic_voc.py "$OUT/data" --num-train 32 --num-val 8)
+DATA=$($PYTHON scripts/make_synthetic_data.py "$OUT/data" --num-train 32 --num-val 8)
 COMMON=(--model dino_vits16 --weights random --input-size 224 --patch-size 16 --data-dir "$DATA"
         --num-workers 2 --seed 42 --num-leaves 64 --num-leaves-to-search 16)
 $PYTHON create_memory_bank.py "${COMMON[@]}" --batch-size 16 \
@@ -17,7 +17,16 @@ for FEATURES in embeddings fungi; do
   $PYTHON eval_gradients.py "${COMMON[@]}" --batch-size 4 --features $FEATURES \
       --memory-bank "$OUT/support/features.pth" --scann-index "$OUT/support/index" \
       --num-negative-neighbors 2 --negative-batch-percent 0.5 --temperature 0.02 --num-neighbors 30 \
-      --output "$OUT/results_$FEATURES.json"
+      --output "$OUT/results_$FEATURES.json" --save-predictions "$OUT/pictures_$FEATURES"
 done
-echo
-echo "Demo done. Support index: $OUT/support/  Results: $OUT/results_embeddings.json, $OUT/results_fungi.json"
+$PYTHON - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+print(f"\nDemo done (random dino_vits16: the numbers show the tool working, not DINO's quality).\n")
+print(f"| features   | mIoU   | pictures (image, ground truth, prediction) |")
+print(f"|------------|--------|---------------------------------------------|")
+for features in ("embeddings", "fungi"):
+    result = json.load(open(f"{out}/results_{features}.json"))
+    print(f"| {features:<10} | {result['miou_percent']:5.2f}% | {out}/pictures_{features}/ |")
+print(f"\nSupport index: {out}/support/   Results: {out}/results_embeddings.json, {out}/results_fungi.json")
+PY

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 OUT=${1:-$(mktemp -d)}
-DATA=$($PYTHON scripts/make_synthetic_voc.py "$OUT/data" --num-train 12 --num-val 4 --height 48 --width 64)
+DATA=$($PYTHON scripts/make_synthetic_data.py "$OUT/data" --num-train 12 --num-val 4 --height 48 --width 64)
 COMMON=(--model vit_tiny_patch16_224 --weights random --input-size 64 --patch-size 16 --data-dir "$DATA"
         --num-workers 0 --seed 42 --num-leaves 16 --num-leaves-to-search 8)
 mkdir -p "$OUT/support/index"
@@ -16,6 +16,8 @@ $PYTHON create_memory_bank.py "${COMMON[@]}" --batch-size 8 --memory-size 96 \
 $PYTHON eval_gradients.py "${COMMON[@]}" --batch-size 4 --memory-size 96 --use-fp16 \
     --gradients-layer backbone.blocks.11.attn.proj --n-neighbors 2 --latent-dim 96 \
     --memory-bank "$OUT/support/features.pth" --scann-index "$OUT/support/index" \
-    --negative-batch-percent 0.5 --temperature 0.02 --num-neighbors 10 --output "$OUT/results.json"
+    --negative-batch-percent 0.5 --temperature 0.02 --num-neighbors 10 --output "$OUT/results.json" \
+    --save-predictions "$OUT/pictures" --num-predictions 2
 test -s "$OUT/results.json"
+test "$(ls "$OUT/pictures" | wc -l)" = 2
 echo "smoke run OK: $OUT/results.json"

@@ -7,10 +7,12 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.index import load_index
+from fungi_hb.pictures import GAP
 from fungi_hb.storage.memory_files import BankPaths, commit_bank, read_bank
 
 pytestmark = pytest.mark.slow
@@ -157,9 +159,12 @@ def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
         "--index-backend",
         "exact",
     )
-    assert eval_gradients.main(args) == 0
+    assert eval_gradients.main([*args, "--save-predictions", str(tmp_path / "pictures"), "--num-predictions", "3"]) == 0
     results = json.loads(out.read_text())
     assert results["features"] == "fungi" and results["negatives_layout"] == "published"
+    pictures = sorted((tmp_path / "pictures").iterdir())
+    assert [p.name.split("_acc")[0] for p in pictures] == ["2008_000000", "2008_000001", "2008_000002"]
+    assert Image.open(pictures[0]).size == (3 * 64 + 2 * GAP, 64)
     assert results["memory_dim"] == 2 * 192 and results["num_negatives"] == 2
     assert results["feature_identity"]["fungi"]["num_negatives"] == 2
     assert results["memory_identity"]["features"]["kind"] == "fungi"
@@ -235,3 +240,19 @@ def test_support_index_of_the_published_code_loads(synthetic_voc, support_index,
     assert "taken for a bank of the published code" in caplog.text
     results = json.loads(out.read_text())
     assert results["num_negatives"] == 5 and results["support_bank"] == "the published code (no metadata)"
+
+
+def test_streamed_memories_give_the_in_memory_result(synthetic_voc, tmp_path):
+    """Support bank and evaluation memory through the streamed path (exact search over the memory files in
+    chunks of 50 rows) against the in-memory path: the same mIoU."""
+    results = {}
+    for build in ("in-memory", "streamed"):
+        out = tmp_path / build
+        flags = ["--index-backend", "exact", "--index-build", build, "--index-chunk-rows", "50"]
+        assert create_memory_bank.main(bank_args(synthetic_voc, out / "support", *flags)) == 0
+        args = eval_args(synthetic_voc, out / "support", *flags, "--output", str(out / "r.json"))
+        assert eval_gradients.main(args) == 0
+        results[build] = json.loads((out / "r.json").read_text())
+    assert results["streamed"]["index"]["config"]["build"] == "streamed"
+    assert results["streamed"]["miou"] == results["in-memory"]["miou"]
+    assert results["streamed"]["tp"] == results["in-memory"]["tp"]

@@ -101,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Reuse an evaluation memory saved with --save-eval-memory (settings must match).",
     )
+    evaluation.add_argument(
+        "--save-predictions",
+        type=Path,
+        default=None,
+        help="Write pictures (image | ground truth | prediction, pixel accuracy in the name) of the first "
+        "--num-predictions validation images into this folder.",
+    )
+    evaluation.add_argument("--num-predictions", type=flags.positive_int, default=8, help="Validation images pictured.")
     flags.add_runtime_flags(parser)
     return parser
 
@@ -133,6 +141,8 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         output=args.output,
         save_eval_memory=args.save_eval_memory,
         load_eval_memory=args.load_eval_memory,
+        save_predictions=args.save_predictions,
+        num_predictions=args.num_predictions,
         runtime=flags.runtime(args),
     )
 

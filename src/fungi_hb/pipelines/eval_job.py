@@ -9,9 +9,9 @@ import logging
 import shutil
 from pathlib import Path
 
+import torch
+
 from .. import distributed
-from ..data.layout import VOC_CLASSES
-from ..data.samples import train_samples, val_samples
 from ..distributed import World
 from ..errors import UserError
 from ..identity import ids_sha1
@@ -19,10 +19,12 @@ from ..jsonable import to_jsonable
 from ..memory.pieces import piece_images
 from ..memory.types import Memory
 from ..miou import matched_miou
+from ..pictures import save_pictures
 from ..precision import autocast_dtype, precision_name
 from ..storage.atomic import save_json
 from ..storage.pieces import PieceStore
 from . import preflight, resources
+from .data_setup import prepare_data
 from .eval_memory import evaluation_index, evaluation_memory, open_memory
 from .feature_setup import EVAL_STAGE, memory_identity, prepare_features
 from .jobs import EvalJob
@@ -43,17 +45,19 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
     preflight.output_file(job.output, "--output")
     preflight.output_file(job.save_projection_matrix, "--save-projection-matrix")
     preflight.output_folder(job.save_eval_memory, "--save-eval-memory")
+    preflight.output_folder(job.save_predictions, "--save-predictions")
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
-    samples, validation = train_samples(job.data, job.seed), val_samples(job.data)
+    data = prepare_data(job.data, job.seed, validation=True, world=world)
+    samples, validation, classes = data.train, data.val, data.classes
     plan = None
     if job.load_eval_memory is None:
         plan = preflight.memory_plan(job.memory, len(samples), job.backbone.grid**2, job.index.num_neighbors)
 
     dtype = autocast_dtype(device, job.runtime.use_fp16)
     with timer.stage("setup"):
-        setup = prepare_features(job, device, dtype)
-    identity = memory_identity(setup.identity, job.memory, samples, EVAL_STAGE)
+        setup = prepare_features(job, device, dtype, [sample.id for sample in samples])
+    identity = memory_identity(setup.identity, classes.name, job.memory, samples, EVAL_STAGE)
     rows = plan.rows if plan is not None else None
     root = work_root(job.runtime.work_dir, job.output or job.save_eval_memory)
     per_piece = piece_images(job.data.batch_size, job.runtime.piece_images)
@@ -65,7 +69,7 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
             root, work_key("eval-memory", identity, extraction), {"what": "evaluation memory pieces", **extraction}
         )
     with timer.stage("evaluation memory"):
-        paths, meta = evaluation_memory(job, setup, samples, plan, identity, memory_store, per_piece, world)
+        paths, meta = evaluation_memory(job, setup, samples, classes, plan, identity, memory_store, per_piece, world)
     if plan is None:
         index_config = resources.plan_index(job.index, meta.rows, setup.dim, "evaluation")
     with timer.stage("evaluation index"):
@@ -75,19 +79,36 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
         memory = Memory(
             features, memory.labels.to(features.device) if features.device.type == "cuda" else memory.labels
         )
+    num_pictures = min(job.num_predictions, len(validation)) if job.save_predictions is not None else 0
     validation_store = PieceStore(
         root,
         work_key("validation", meta.memory_id, index_meta["index_id"], job.temperature, identity.features,
-                 ids_sha1([s.image.stem for s in validation]), extraction),
+                 ids_sha1([s.id for s in validation]), extraction, num_pictures),
         {"what": "validation confusion matrices", **extraction},
     )  # fmt: skip
     with timer.stage("validation"):
-        confusion = validate(job, validation, setup, memory, index, validation_store, per_piece, device, world)
-    if not world.is_main:
+        scored = validate(
+            job, validation, setup, memory, index, validation_store, data.lookup(), per_piece, device, world,
+            num_pictures,
+        )  # fmt: skip
+    if scored is None:  # not the first process
         return None
 
+    confusion, pictures = scored
     result = matched_miou(confusion.numpy())
-    logger.info("Per-class IoU: %s", ", ".join(f"{name} {100 * v:.1f}" for name, v in zip(VOC_CLASSES, result.iou)))
+    if num_pictures:
+        order = torch.argsort(pictures["picture_index"])
+        save_pictures(
+            job.save_predictions,
+            [validation[i].id for i in pictures["picture_index"][order].tolist()],
+            pictures["picture_image"][order],
+            pictures["picture_truth"][order],
+            pictures["picture_predicted"][order],
+            result.matching,
+            classes.palette,
+        )
+    per_class = ", ".join(f"{name} {100 * v:.1f}" for name, v in zip(classes.class_names, result.iou))
+    logger.info("Per-class IoU (%s, %d classes): %s", classes.name, classes.num_classes, per_class)
     counts = {
         "num_train_images": len(samples),
         "num_val_images": len(validation),
@@ -97,8 +118,9 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
     }
     index_info = {"backend": index.name, "config": to_jsonable(index_config), "settings": index.settings()}
     results = eval_results(
-        job, result, confusion, identity, setup.info, counts, index_info, setup.support_bank, device, timer.summary()
-    )
+        job, result, confusion, classes, identity, setup.info, counts, index_info, setup.support_bank, device,
+        timer.summary(),
+    )  # fmt: skip
     if job.output is not None:
         save_json(results, Path(job.output))
         logger.info("Results written to %s", job.output)

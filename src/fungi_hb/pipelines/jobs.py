@@ -59,4 +59,6 @@ class EvalJob:
     output: Path | None = None  # results JSON
     save_eval_memory: Path | None = None  # folder to keep the evaluation memory in
     load_eval_memory: Path | None = None  # folder to reuse an evaluation memory from
+    save_predictions: Path | None = None  # folder for pictures of predictions
+    num_predictions: int = 8  # validation images pictured (the first ones of the list)
     runtime: Runtime = field(default_factory=Runtime)

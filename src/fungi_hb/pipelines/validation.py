@@ -6,7 +6,7 @@ import logging
 import torch
 
 from .. import distributed
-from ..data.layout import Sample
+from ..data.samples import Sample
 from ..data.segmentation import Batch, ResizedSegmentation
 from ..distributed import World
 from ..hummingbird import predict_images
@@ -14,12 +14,23 @@ from ..index import NeighborIndex
 from ..memory.pieces import plan_pieces
 from ..memory.types import Memory
 from ..miou import confusion_matrix
+from ..pictures import to_uint8_image
 from ..storage.pieces import PieceStore
 from .feature_setup import FeatureSetup
 from .jobs import EvalJob
-from .pieces import add_up, run_pieces
+from .pieces import run_pieces
 
 logger = logging.getLogger(__name__)
+PICTURE_KEYS = ("picture_index", "picture_image", "picture_truth", "picture_predicted")
+
+
+def _combine(outputs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """A piece: the sum of its confusion matrices, and its pictured images one after the other."""
+    combined = {"confusion": sum(out["confusion"] for out in outputs)}
+    for key in PICTURE_KEYS:
+        if key in outputs[0]:
+            combined[key] = torch.cat([out[key] for out in outputs])
+    return combined
 
 
 def validate(
@@ -29,12 +40,14 @@ def validate(
     memory: Memory,
     index: NeighborIndex,
     store: PieceStore,
+    lookup: torch.Tensor,
     images_per_piece: int,
     device: torch.device,
     world: World,
-) -> torch.Tensor | None:
-    """The confusion matrix [C, C] over every validation pixel not marked 255 (on the first process; None
-    on the others)."""
+    num_pictures: int = 0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
+    """The confusion matrix [C, C] over every validation pixel not marked 255, and the images, masks and
+    predictions of the first ``num_pictures`` validation images (on the first process; None on the others)."""
     info, num_classes = setup.info, memory.labels.shape[1]
     pieces = plan_pieces(len(validation), 1, images_per_piece)
 
@@ -42,15 +55,27 @@ def validate(
         predicted = predict_images(
             batch, setup.extract, memory, index, job.temperature, info.grid, info.input_size, device
         )  # (B, S, S)
-        return {"confusion": confusion_matrix(batch.masks[:, 0].to(device), predicted, num_classes).cpu()}
+        out = {"confusion": confusion_matrix(batch.masks[:, 0].to(device), predicted, num_classes).cpu()}
+        if num_pictures:
+            shown = batch.indices < num_pictures  # (B,)
+            out |= {
+                "picture_index": batch.indices[shown],
+                "picture_image": to_uint8_image(batch.images[shown], job.transform),  # (b, 3, S, S)
+                "picture_truth": batch.masks[shown, 0],  # (b, S, S)
+                "picture_predicted": predicted[shown.to(predicted.device)].to(torch.uint8).cpu(),  # (b, S, S)
+            }
+        return out
 
     store.create()
-    dataset = ResizedSegmentation(validation, info.input_size, job.transform, job.seed)
+    dataset = ResizedSegmentation(validation, info.input_size, job.transform, job.seed, lookup)
     run_pieces(
-        pieces, store, world, dataset, len(validation), job.data.batch_size, job.data.num_workers, work, add_up,
+        pieces, store, world, dataset, len(validation), job.data.batch_size, job.data.num_workers, work, _combine,
         "validation",
     )  # fmt: skip
     distributed.barrier(world)
     if not world.is_main:
         return None
-    return sum(store.load(piece)["confusion"] for piece in pieces)
+    saved = [store.load(piece) for piece in pieces]
+    confusion = sum(piece["confusion"] for piece in saved)
+    pictures = {key: torch.cat([piece[key] for piece in saved]) for key in PICTURE_KEYS if num_pictures}
+    return confusion, pictures

@@ -1,0 +1,45 @@
+import numpy as np
+import torch
+from PIL import Image
+
+from fungi_hb.data.datasets.base import bit_palette
+from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.pictures import GAP, panel, pixel_accuracy, save_pictures, to_uint8_image
+
+
+def test_normalisation_is_undone():
+    config = TransformConfig()
+    pixels = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    mean = torch.tensor(config.mean)[:, None, None]
+    std = torch.tensor(config.std)[:, None, None]
+    normalised = (pixels.float() / 255 - mean) / std
+    assert torch.equal(to_uint8_image(normalised, config), pixels)
+
+
+def test_pixel_accuracy_counts_scored_pixels_only():
+    truth = np.array([[0, 1], [255, 2]])
+    assert pixel_accuracy(truth, np.array([[0, 2], [7, 2]])) == 2 / 3
+    assert np.isnan(pixel_accuracy(np.full((2, 2), 255), np.zeros((2, 2))))
+
+
+def test_panel_puts_image_truth_and_prediction_side_by_side_with_ignore_marked():
+    palette = bit_palette()
+    colours = np.asarray(palette, dtype=np.uint8).reshape(256, 3)
+    image = np.random.default_rng(0).integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    truth = np.array([[1] * 4] * 3 + [[255] * 4])
+    predicted = np.full((4, 4), 2)
+    out = panel(image, truth, predicted, palette)  # (4, 12 + 2 GAP, 3)
+    assert out.shape == (4, 12 + 2 * GAP, 3)
+    assert (out[:, :4] == image.transpose(1, 2, 0)).all()
+    assert (out[0, 4 + GAP] == colours[1]).all() and (out[3, 4 + GAP] == colours[255]).all()
+    assert (out[0, 8 + 2 * GAP] == colours[2]).all() and (out[3, 8 + 2 * GAP] == colours[255]).all()
+
+
+def test_saved_pictures_apply_the_matching_and_name_the_accuracy(tmp_path):
+    truth = torch.tensor([[[1, 1], [0, 255]]], dtype=torch.uint8)
+    predicted = torch.tensor([[[0, 0], [1, 1]]], dtype=torch.uint8)  # ids swapped by the model
+    matching = np.array([1, 0])
+    images = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
+    (path,) = save_pictures(tmp_path, ["img"], images, truth, predicted, matching, bit_palette())
+    assert path.name == "img_acc100.0.png"
+    assert np.asarray(Image.open(path)).shape == (2, 6 + 2 * GAP, 3)
