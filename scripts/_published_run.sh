@@ -13,6 +13,7 @@ EVAL_BATCH_SIZE=${EVAL_BATCH_SIZE:-4}
 WEIGHTS_ARGS=()
 if [ -n "${WEIGHTS:-}" ]; then WEIGHTS_ARGS=(--weights "$WEIGHTS"); fi
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
+source scripts/_launch.sh
 
 report_miou() {  # report_miou RESULTS_JSON PUBLISHED_PERCENT
   $PYTHON - "$1" "$2" <<'PY'

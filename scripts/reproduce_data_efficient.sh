@@ -12,7 +12,7 @@ TRAIN_SAMPLES=${TRAIN_SAMPLES:-83}
 AUGMENTATION_EPOCHS=${AUGMENTATION_EPOCHS:-8}
 mkdir -p "$OUT_DIR/support/index"
 
-$PYTHON create_memory_bank.py --seed "$SEED" --batch-size "$BANK_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
+launch create_memory_bank.py --seed "$SEED" --batch-size "$BANK_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
     --data-dir "$DATA_DIR" --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "$DEVICE" \
     --memory-bank "$OUT_DIR/support/features.pth" --memory-bank-labels "$OUT_DIR/support/labels.pth" \
     --scann-index "$OUT_DIR/support/index" --patch-size "$PATCH_SIZE" --augmentation-epochs "$AUGMENTATION_EPOCHS" \
@@ -20,7 +20,7 @@ $PYTHON create_memory_bank.py --seed "$SEED" --batch-size "$BANK_BATCH_SIZE" --i
     --anisotropic-quantization-threshold 0.2 --dimensions-per-block 4 --num-train-samples "$TRAIN_SAMPLES" \
     "${EXTRA[@]}"
 
-$PYTHON eval_gradients.py --seed "$SEED" --use-fp16 --batch-size "$EVAL_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
+launch eval_gradients.py --seed "$SEED" --use-fp16 --batch-size "$EVAL_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
     --patch-size "$PATCH_SIZE" --gradients-layer backbone.blocks.11.attn.proj --data-dir "$DATA_DIR" \
     --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "$DEVICE" --num-negative-neighbors 2 \
     --memory-bank "$OUT_DIR/support/features.pth" --scann-index "$OUT_DIR/support/index" \

@@ -6,6 +6,7 @@
 #   DATA_DIR=./VOCSegmentation  MODEL=dino_vits16  WEIGHTS=(hub cache/download)  OUT_DIR=runs/voc
 #   MEMORY_SIZE=102400  BANK_BATCH_SIZE=32  EVAL_BATCH_SIZE=4  IMAGE_SIZE=512  PATCH_SIZE=16  SEED=42
 #   LAYOUT=published (or true)  DEVICE=auto  EXTRA_ARGS="" (added to both commands)
+#   NPROC=1 (processes, e.g. one per GPU)  TORCHRUN_ARGS="" (torchrun flags, several nodes; see _launch.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_published_run.sh
@@ -13,14 +14,14 @@ OUT_DIR=${OUT_DIR:-runs/voc}
 MEMORY_SIZE=${MEMORY_SIZE:-102400}
 mkdir -p "$OUT_DIR/support/index"
 
-$PYTHON create_memory_bank.py --seed "$SEED" --batch-size "$BANK_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
+launch create_memory_bank.py --seed "$SEED" --batch-size "$BANK_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
     --data-dir "$DATA_DIR" --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "$DEVICE" \
     --memory-bank "$OUT_DIR/support/features.pth" --memory-bank-labels "$OUT_DIR/support/labels.pth" \
     --scann-index "$OUT_DIR/support/index" --memory-size "$MEMORY_SIZE" --patch-size "$PATCH_SIZE" \
     --augmentation-epochs 1 --num-neighbors 5 --num-leaves 512 --num-leaves-to-search 32 \
     --num-reordering-candidates 120 --anisotropic-quantization-threshold 0.2 --dimensions-per-block 4 "${EXTRA[@]}"
 
-$PYTHON eval_gradients.py --seed "$SEED" --use-fp16 --batch-size "$EVAL_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
+launch eval_gradients.py --seed "$SEED" --use-fp16 --batch-size "$EVAL_BATCH_SIZE" --input-size "$IMAGE_SIZE" \
     --patch-size "$PATCH_SIZE" --gradients-layer backbone.blocks.11.attn.proj --data-dir "$DATA_DIR" \
     --model "$MODEL" "${WEIGHTS_ARGS[@]}" --device "$DEVICE" --num-negative-neighbors 2 \
     --memory-bank "$OUT_DIR/support/features.pth" --scann-index "$OUT_DIR/support/index" \

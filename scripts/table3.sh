@@ -11,10 +11,12 @@
 #   WEIGHTS_DIR: folder with the official checkpoints (<stem>.pth); default: the torch hub cache
 #   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.11.attn.proj
 #   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512  NUM_LEAVES_TO_SEARCH=32  NUM_NEIGHBORS=30
-#   EXTRA_ARGS="" (added to every command)
+#   EXTRA_ARGS="" (added to every command)  TABLE_NAME=table3 (OUT_DIR/<name>.md and .csv)
+#   NPROC=1 (processes, e.g. one per GPU)  TORCHRUN_ARGS="" (torchrun flags, several nodes; see _launch.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
+source scripts/_launch.sh
 DATA_DIR=${DATA_DIR:-./VOCSegmentation}
 OUT_DIR=${OUT_DIR:-runs/table3}
 BACKBONES=${BACKBONES:-"dino_vits16 dino_vitb16"}
@@ -24,14 +26,15 @@ read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 AH=(--anisotropic-quantization-threshold 0.2 --dimensions-per-block 4)
 LEAVES=(--num-leaves "${NUM_LEAVES:-512}" --num-leaves-to-search "${NUM_LEAVES_TO_SEARCH:-32}")
 
-weights_for() {  # the --weights argument for a backbone, if any
-  if [ "${WEIGHTS:-}" = random ]; then echo "--weights random"; return; fi
+set_weights() {  # W=(the --weights argument for backbone $1), empty for the hub cache
+  W=()
+  if [ "${WEIGHTS:-}" = random ]; then W=(--weights random); return; fi
   if [ -n "${WEIGHTS_DIR:-}" ]; then
     case $1 in
-      dino_vits16) echo "--weights $WEIGHTS_DIR/dino_deitsmall16_pretrain.pth" ;;
-      dino_vits8) echo "--weights $WEIGHTS_DIR/dino_deitsmall8_pretrain.pth" ;;
-      dino_vitb16) echo "--weights $WEIGHTS_DIR/dino_vitbase16_pretrain.pth" ;;
-      dino_vitb8) echo "--weights $WEIGHTS_DIR/dino_vitbase8_pretrain.pth" ;;
+      dino_vits16) W=(--weights "$WEIGHTS_DIR/dino_deitsmall16_pretrain.pth") ;;
+      dino_vits8) W=(--weights "$WEIGHTS_DIR/dino_deitsmall8_pretrain.pth") ;;
+      dino_vitb16) W=(--weights "$WEIGHTS_DIR/dino_vitbase16_pretrain.pth") ;;
+      dino_vitb8) W=(--weights "$WEIGHTS_DIR/dino_vitbase8_pretrain.pth") ;;
     esac
   fi
 }
@@ -43,7 +46,7 @@ run_cell() {
   read -r -a evaluation <<< "$3"
   if [ ! -f "$cell/support/features.meta.json" ]; then
     mkdir -p "$cell/support/index"
-    $PYTHON create_memory_bank.py "${BACKBONE[@]}" "${memory[@]}" "${LEAVES[@]}" "${AH[@]}" \
+    launch create_memory_bank.py "${BACKBONE[@]}" "${memory[@]}" "${LEAVES[@]}" "${AH[@]}" \
         --batch-size "${BANK_BATCH_SIZE:-32}" --num-neighbors 5 --num-reordering-candidates 120 \
         --memory-bank "$cell/support/features.pth" --memory-bank-labels "$cell/support/labels.pth" \
         --scann-index "$cell/support/index" "${EXTRA[@]}"
@@ -52,7 +55,7 @@ run_cell() {
     if [ -f "$cell/results_$FEATURES.json" ]; then
       echo "skip $cell/results_$FEATURES.json (exists)"; continue
     fi
-    $PYTHON eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features $FEATURES \
+    launch eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features $FEATURES \
         --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --gradients-layer "${LAYER:-backbone.blocks.11.attn.proj}" \
         --latent-dim 96 --num-negative-neighbors 2 --negative-batch-percent 0.5 \
         --memory-bank "$cell/support/features.pth" --scann-index "$cell/support/index" \
@@ -61,7 +64,7 @@ run_cell() {
 }
 
 for MODEL in $BACKBONES; do
-  read -r -a W <<< "$(weights_for "$MODEL")"
+  set_weights "$MODEL"
   BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "${IMAGE_SIZE:-512}" --patch-size "${PATCH_SIZE:-16}"
             --data-dir "$DATA_DIR" --seed "$SEED" --device "${DEVICE:-auto}")
   for SIZE in $MEMORY_SIZES; do
@@ -75,4 +78,4 @@ for MODEL in $BACKBONES; do
          --num-neighbors ${EFFICIENT_NUM_NEIGHBORS:-90} --temperature 0.1"
   fi
 done
-$PYTHON scripts/collect_table.py "$OUT_DIR"
+$PYTHON scripts/collect_table.py "$OUT_DIR" --name "${TABLE_NAME:-table3}"

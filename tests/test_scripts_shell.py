@@ -1,5 +1,6 @@
 """The shell scripts as users run them: the smoke run and the Table 3 pipeline on tiny settings."""
 
+import json
 import os
 import subprocess
 import sys
@@ -73,3 +74,60 @@ def test_reproduction_scripts_on_tiny_settings(tmp_path, script, env, published)
     )
     assert f"published (VOC-Tiny): {published}" in result.stdout and "weights: random" in result.stdout
     assert (tmp_path / "out" / "results_fungi.json").exists()
+
+
+def test_ade20k_table_with_two_processes_and_spaces_in_paths(tmp_path):
+    """scripts/ade20k.sh (the table3.sh protocol on ADE20K) under NPROC=2, with the official checkpoint name
+    in a WEIGHTS_DIR and an OUT_DIR that both hold a space."""
+    from test_backbones import dino_style_checkpoint
+
+    from fungi_hb.data.synthetic import make_synthetic_dataset
+
+    data = make_synthetic_dataset(tmp_path / "ade data", num_train=8, num_val=4, layout="ade20k", size=(48, 64))
+    weights = tmp_path / "my weights"
+    weights.mkdir()
+    dino_style_checkpoint(weights / "dino_deitsmall16_pretrain.pth")
+    out = tmp_path / "out dir"
+    env = dict(
+        DATA_DIR=str(data),
+        OUT_DIR=str(out),
+        BACKBONES="dino_vits16",
+        MEMORY_SIZES="64",
+        IMAGE_SIZE="64",
+        WEIGHTS_DIR=str(weights),
+        NUM_LEAVES="16",
+        NUM_LEAVES_TO_SEARCH="8",
+        NUM_NEIGHBORS="10",
+        NPROC="2",
+        EXTRA_ARGS="--num-workers 0 --index-backend exact",
+    )
+    run_script(["scripts/ade20k.sh"], **env)
+    csv_lines = (out / "ade20k.csv").read_text().splitlines()
+    assert csv_lines[0] == "model,features,M=64,weights"
+    assert [line.split(",")[:2] for line in csv_lines[1:]] == [["dino_vits16", "embeddings"], ["dino_vits16", "fungi"]]
+    assert all(line.endswith("my weights/dino_deitsmall16_pretrain.pth") for line in csv_lines[1:])
+    results = json.loads((out / "dino_vits16" / "64" / "results_fungi.json").read_text())
+    assert results["dataset"] == "ade20k-150" and results["processes"] == 2
+
+
+def test_collect_table_refuses_or_skips_what_is_not_a_result(tmp_path):
+    missing = subprocess.run(
+        [sys.executable, "scripts/collect_table.py", str(tmp_path / "nowhere")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr and "Traceback" not in missing.stderr
+    (tmp_path / "m" / "notasize").mkdir(parents=True)
+    (tmp_path / "m" / "notasize" / "results_fungi.json").write_text("{}")
+    (tmp_path / "m" / "64").mkdir()
+    (tmp_path / "m" / "64" / "results_fungi.json").write_text("{truncated")
+    (tmp_path / "m" / "128").mkdir()
+    good = {"miou_percent": 12.5, "features": "fungi", "backbone": {"weights_source": "w"}}
+    (tmp_path / "m" / "128" / "results_fungi.json").write_text(json.dumps(good))
+    result = subprocess.run(
+        [sys.executable, "scripts/collect_table.py", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "notasize" in result.stderr and "not a complete results file" in result.stderr
+    assert (tmp_path / "table3.csv").read_text().splitlines() == ["model,features,M=128,weights", "m,fungi,12.50,w"]
