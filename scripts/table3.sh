@@ -10,6 +10,7 @@
 #   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE=16  SEED=42
 #   WEIGHTS_DIR: folder with the official checkpoints (<stem>.pth); default: the torch hub cache
 #   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.11.attn.proj
+#   LAYOUT=published (FUNGI negatives; or true)
 #   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512  NUM_LEAVES_TO_SEARCH=32  NUM_NEIGHBORS=30
 #   EXTRA_ARGS="" (added to every command)  TABLE_NAME=table3 (OUT_DIR/<name>.md and .csv)
 #   NPROC=1 (processes, e.g. one per GPU)  TORCHRUN_ARGS="" (torchrun flags, several nodes; see _launch.sh)
@@ -29,6 +30,10 @@ LEAVES=(--num-leaves "${NUM_LEAVES:-512}" --num-leaves-to-search "${NUM_LEAVES_T
 set_weights() {  # W=(the --weights argument for backbone $1), empty for the hub cache
   W=()
   if [ "${WEIGHTS:-}" = random ]; then W=(--weights random); return; fi
+  if [ -n "${WEIGHTS:-}" ]; then
+    echo "table3.sh runs several backbones: put their official checkpoints in WEIGHTS_DIR (WEIGHTS takes only 'random')" >&2
+    exit 2
+  fi
   if [ -n "${WEIGHTS_DIR:-}" ]; then
     case $1 in
       dino_vits16) W=(--weights "$WEIGHTS_DIR/dino_deitsmall16_pretrain.pth") ;;
@@ -57,7 +62,7 @@ run_cell() {
     fi
     launch eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features $FEATURES \
         --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --gradients-layer "${LAYER:-backbone.blocks.11.attn.proj}" \
-        --latent-dim 96 --num-negative-neighbors 2 --negative-batch-percent 0.5 \
+        --latent-dim 96 --num-negative-neighbors 2 --negative-batch-percent 0.5 --negatives-layout "${LAYOUT:-published}" \
         --memory-bank "$cell/support/features.pth" --scann-index "$cell/support/index" \
         --output "$cell/results_$FEATURES.json" "${EXTRA[@]}"
   done

@@ -69,7 +69,7 @@ def test_no_weights_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     try:
         with pytest.raises(UserError) as err:
             build_backbone(BackboneConfig("dino_vitb16", None, 64, 16))
@@ -82,12 +82,27 @@ def test_no_weights_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
 
 def test_hub_cache_is_used_offline(tmp_path, monkeypatch):
     torch.hub.set_dir(str(tmp_path / "hub"))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("tried to download"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("tried to download"))
     cached = hub_checkpoint_path("dino_vits16")
     cached.parent.mkdir(parents=True)
     dino_style_checkpoint(cached)
     _, info = build_backbone(BackboneConfig("dino_vits16", None, 32, 16))
     assert info.weights_source == str(cached)
+
+
+def test_a_download_lands_in_the_hub_cache_and_is_read_as_tensors_only(tmp_path, monkeypatch):
+    torch.hub.set_dir(str(tmp_path / "hub"))
+
+    def download(url, destination, progress=True):  # what the DINO release would send
+        assert url.endswith("dino_deitsmall16_pretrain.pth")
+        dino_style_checkpoint(destination)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    try:
+        _, info = build_backbone(BackboneConfig("dino_vits16", None, 32, 16))
+        assert info.weights_source.startswith("https://") and hub_checkpoint_path("dino_vits16").is_file()
+    finally:
+        torch.hub.set_dir(str(tmp_path / "unused"))
 
 
 @pytest.mark.parametrize(

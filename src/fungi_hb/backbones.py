@@ -161,15 +161,16 @@ def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], 
     cached = hub_checkpoint_path(config.model)
     if cached is not None and cached.is_file():
         return extract_state_dict(_read_checkpoint(cached)), str(cached)
-    try:
-        checkpoint = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=True)
+    try:  # into the hub cache (torch writes a temporary file and renames it), then read as tensors only
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(cached), progress=True)
     except Exception as exc:
         raise UserError(
             f"No weights for {config.model}: not in the hub cache and the download failed ({exc}). "
             f"Download {url} and either put it at {cached} or pass --weights PATH "
             "(or --weights random for a randomly initialised backbone)."
         ) from exc
-    return extract_state_dict(checkpoint), url
+    return extract_state_dict(_read_checkpoint(cached)), url
 
 
 MAX_INPUT_SIZE = 4096  # 65536 tokens at 16 px patches: far beyond what attention fits in memory

@@ -39,8 +39,8 @@ def resolve_backend(name: str, rows: int | None = None) -> str:
         if importlib.util.find_spec("scann") is not None:
             return ScannIndex.name
         logger.warning(
-            "ScaNN is not installed here: using the exact index (same neighbours, slower on large "
-            "memories). Install scann (Linux x86-64) for the paper's approximate search."
+            "ScaNN is not installed here: using the exact index (the true neighbours, where ScaNN's are "
+            "approximate; slower on large memories). Install scann (Linux x86-64) for the paper's search."
         )
         return ExactIndex.name
     if name not in BACKENDS:
