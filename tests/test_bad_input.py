@@ -179,7 +179,12 @@ def test_bad_input_creates_no_output_folder(tmp_path, caplog):
 
 
 def test_leftovers_of_a_killed_run_are_removed(voc, tmp_path):
-    leftovers = [tmp_path / ".features.pth.tmp-1234abcd", tmp_path / ".index.tmp-99", tmp_path / ".index.old-5"]
+    leftovers = [
+        tmp_path / ".features.pth.tmp-1234abcd",
+        tmp_path / ".index.tmp-99",
+        tmp_path / ".index.old-5",
+        tmp_path / "..labels.pth.staged-abc.tmp-7",
+    ]
     for path in leftovers:
         path.mkdir() if "index" in path.name else path.write_bytes(b"half a file")
     assert create_memory_bank.main(bank_args(voc, tmp_path)) == 0
@@ -227,3 +232,61 @@ def test_ctrl_c_gives_one_line_and_exit_130(tmp_path, moment):
     _, rest = process.communicate(timeout=120)
     assert process.returncode == 130, seen + rest
     assert "Traceback" not in seen + rest and "Interrupted" in rest
+
+
+def test_a_failed_torch_save_is_a_file_error(tmp_path, monkeypatch):
+    from fungi_hb.storage.torch_files import save_tensor
+
+    def full(obj, path, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 768 vs 662")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OSError, match="is the disk full") as err:
+        save_tensor(torch.zeros(3), tmp_path / "x.pth")
+    assert err.value.errno == errno.EIO and err.value.filename.endswith(".tmp-" + err.value.filename[-8:])
+    assert not list(tmp_path.iterdir())
+
+
+def test_running_out_of_memory_is_one_line(voc, support_index, tmp_path, caplog):
+    text = run_eval(eval_args(voc, support_index, "--latent-dim", "100000000"), caplog)
+    assert "Ran out of memory" in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--memory-bank-labels", "{out}/features.pth"], "--memory-bank-labels"),
+        (["--scann-index", "{out}"], "--scann-index"),
+    ],
+)
+def test_bank_outputs_must_not_overlap(voc, tmp_path, caplog, extra, message):
+    args = bank_args(voc, tmp_path)
+    for flag, value in zip(extra[::2], extra[1::2]):
+        args = replace_flag(args, flag, value.format(out=tmp_path))
+    text = run_bank(args, caplog)
+    assert "would overwrite or sit inside" in text and message in text
+    assert not (tmp_path / "features.pth").exists()
+
+
+@pytest.mark.parametrize(
+    "flag, where", [("--output", "features.pth"), ("--save-eval-memory", ""), ("--output", "index/r")]
+)
+def test_evaluation_outputs_must_not_overwrite_the_support_bank(voc, support_index, tmp_path, caplog, flag, where):
+    before = (support_index / "features.pth").stat().st_mtime_ns
+    text = run_eval(eval_args(voc, support_index, flag, str(support_index / where)), caplog)
+    assert "would overwrite or sit inside the input" in text
+    assert (support_index / "features.pth").stat().st_mtime_ns == before
+
+
+def test_work_dir_that_is_a_file(voc, tmp_path, caplog):
+    (tmp_path / "afile").write_text("x")
+    text = run_bank([*bank_args(voc, tmp_path / "out"), "--work-dir", str(tmp_path / "afile")], caplog)
+    assert "work folder" in text and "is a file" in text and "rerun the same command" not in text
+
+
+def test_pieces_of_other_runs_are_reported_not_deleted(voc, tmp_path, caplog):
+    other = tmp_path / ".fungi-work" / "bank-0123456789abcdef"
+    other.mkdir(parents=True)
+    (other / "e000-000000-000004.pth").write_bytes(b"x" * 1000)
+    assert create_memory_bank.main(bank_args(voc, tmp_path)) == 0
+    assert "still holds the pieces of 1 other runs" in caplog.text and other.exists()

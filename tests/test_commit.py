@@ -120,3 +120,20 @@ def test_a_bank_moved_as_a_folder_still_reads(paths, tmp_path):
     tmp_path.rename(moved)
     meta = read_bank(BankPaths(moved / "features.pth", None, moved / "index"), "fix", allow_published=False)
     assert meta.memory_id == "id1.0"
+
+
+def test_a_sidecar_whose_part_lacks_its_name_is_refused(paths):
+    save_bank(paths, 1.0)
+    data = json.loads(paths.meta.read_text())
+    del data["parts"]["labels"]["name"]
+    paths.meta.write_text(json.dumps(data))
+    with pytest.raises(UserError, match="lacks a name or fingerprints"):
+        read_bank(paths, "rebuild", allow_published=True)
+
+
+def test_a_staged_part_killed_while_written_is_removed(paths):
+    save_bank(paths, 1.0)
+    half = paths.features.with_name(f"..{paths.features.name}.staged-abc123.tmp-42")
+    half.write_bytes(b"part of a features file")
+    commit.remove_staged(paths.features)
+    assert not half.exists() and paths.features.exists()

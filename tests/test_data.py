@@ -182,3 +182,10 @@ def test_damaged_files_are_refused_up_front(checked, kind, message):
     with pytest.raises(UserError, match=message) as error:
         check_samples(samples, dataset.classes, "training", workers=2)
     assert "1 of 6 training samples" in str(error.value) and "0..20, 255" in str(error.value)
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_ids(tmp_path):
+    from fungi_hb.data.samples import read_ids
+
+    (tmp_path / "list.txt").write_bytes(b"\xef\xbb\xbf2007_000000\r\n\r\n2007_000001\r\n")
+    assert read_ids(tmp_path / "list.txt", "train") == ["2007_000000", "2007_000001"]

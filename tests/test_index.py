@@ -137,3 +137,20 @@ def test_an_index_folder_with_a_pickle_is_not_loaded(tmp_path):
     (tmp_path / "index" / "scann_docids.pkl").write_bytes(b"not loaded")
     with pytest.raises(UserError, match="pickle"):
         load_index(tmp_path / "index")
+
+
+def test_scann_never_pads_missing_neighbours_with_row_zero():
+    """With too few points in the searched leaves ScaNN fills the gaps with id 0: refused, never used."""
+    data = clustered(200, 32)
+    config = IndexConfig(backend="scann", num_neighbors=10, num_leaves=64, num_leaves_to_search=1)
+    index = build_index(data, config)
+    with pytest.raises(UserError, match="fewer than 10 neighbours"):
+        index.search(data[:20])
+
+
+def test_fewer_reordering_candidates_than_neighbours_is_refused_up_front():
+    from fungi_hb.pipelines.resources import plan_index
+
+    config = IndexConfig(backend="scann", num_neighbors=30, num_reordering_candidates=3)
+    with pytest.raises(UserError, match="--num-reordering-candidates 3 is below --num-neighbors 30"):
+        plan_index(config, 10_000, 64, "support")

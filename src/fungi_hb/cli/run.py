@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from .. import distributed
 from ..distributed import World, world_from_env
 from ..errors import UserError
@@ -39,6 +41,12 @@ def _failures(folder: Path, since: float) -> list[str]:
     return [f"process {p.stem.removeprefix('rank-')}: {p.read_text().strip()}" for p in notes]
 
 
+def _out_of_memory(exc: RuntimeError) -> bool:
+    """CUDA's OutOfMemoryError, or the CPU allocator's "can't allocate memory"."""
+    text = str(exc)
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
 def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> int:
     """Run ``job(world)``; 0 on success, 2 for a user error or a failed file operation, 130 when
     interrupted, 143 when stopped by torchrun after another process failed."""
@@ -65,13 +73,29 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> 
             "then rerun. %s",
             reason,
             where,
-            resume if work_dir.exists() else "",
+            resume if work_dir.is_dir() else "",
         )
         if world.distributed:
             _note_failure(failures, world, f"{reason}{where}")
         return 2
+    except RuntimeError as exc:
+        if not _out_of_memory(exc):
+            if world.distributed:
+                _note_failure(failures, world, f"{type(exc).__name__}: {exc}")
+            raise
+        reason = str(exc).strip().splitlines()[0][:200]
+        logger.debug("Traceback of the failed allocation", exc_info=True)
+        logger.error(
+            "Ran out of memory (%s). Lower --batch-size (or --latent-dim, --memory-size), or use a machine or "
+            "GPU with more memory. %s",
+            reason,
+            resume if work_dir.is_dir() else "",
+        )
+        if world.distributed:
+            _note_failure(failures, world, f"out of memory: {reason}")
+        return 2
     except KeyboardInterrupt:
-        logger.error("Interrupted. %s", resume if work_dir.exists() else "Nothing was written.")
+        logger.error("Interrupted. %s", resume if work_dir.is_dir() else "Nothing was written.")
         return 130
     except Terminated:
         if world.is_main:

@@ -43,7 +43,7 @@ def read_ids(path: Path, what: str) -> list[str]:
     if not path.is_file():
         raise UserError(f"The {what} split file {path} is missing. Add it, or pass --{what}-list FILE.")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: drops a byte-order mark
     except UnicodeDecodeError as exc:
         raise UserError(f"The {what} split file {path} is not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
     ids = [line.strip().split()[0] for line in lines if line.strip()]

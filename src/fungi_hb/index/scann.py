@@ -139,12 +139,14 @@ class ScannIndex(NeighborIndex):
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
         k = k or self.k  # None only while probing an index of the published code for its k
         array = np.ascontiguousarray(queries.detach().float().cpu().numpy())  # (N, D)
-        ids, _ = self.searcher.search_batched_parallel(array, final_num_neighbors=k)
-        ids = np.asarray(ids)
-        if k is not None and ids.shape[1] < k:
+        ids, distances = self.searcher.search_batched_parallel(array, final_num_neighbors=k)
+        ids, missing = np.asarray(ids), ~np.isfinite(np.asarray(distances))  # (N, k): ScaNN pads with row 0
+        if (k is not None and ids.shape[1] < k) or missing.any():
+            short = int(missing.any(axis=1).sum()) if missing.any() else len(ids)
             raise UserError(
-                f"The ScaNN index returned {ids.shape[1]} neighbours instead of {k}: the searched leaves "
-                "hold too few points. Raise --num-leaves-to-search or lower --num-leaves."
+                f"ScaNN found fewer than {k} neighbours for {short} of {len(ids)} queries: the leaves searched "
+                "hold too few points, or --num-reordering-candidates is below k. Raise --num-leaves-to-search "
+                "or --num-reordering-candidates, or lower --num-leaves."
             )
         if self.row_ids is not None:
             ids = self.row_ids[ids]

@@ -22,6 +22,7 @@ from ..miou import matched_miou
 from ..pictures import save_pictures
 from ..precision import autocast_dtype, precision_name
 from ..storage.atomic import save_json
+from ..storage.memory_files import BankPaths
 from ..storage.pieces import PieceStore
 from . import preflight, resources
 from .data_setup import prepare_data
@@ -31,7 +32,7 @@ from .jobs import EvalJob
 from .results import eval_results
 from .timer import StageTimer
 from .validation import validate
-from .work import work_key, work_root
+from .work import finish_work, work_key, work_root
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,25 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
     preflight.output_file(job.save_projection_matrix, "--save-projection-matrix")
     preflight.output_folder(job.save_eval_memory, "--save-eval-memory")
     preflight.output_folder(job.save_predictions, "--save-predictions")
+    fungi = job.features == "fungi"
+    support_meta = BankPaths(Path(job.support_features), None, None).meta if job.support_features else None
+    reused = job.load_eval_memory if job.load_eval_memory != job.save_eval_memory else None  # saved in place: fine
+    preflight.separate_paths(
+        {
+            "--output": job.output,
+            "--save-projection-matrix": job.save_projection_matrix,
+            "--save-eval-memory": job.save_eval_memory,
+            "--save-predictions": job.save_predictions,
+        },
+        {
+            "--memory-bank": job.support_features if fungi else None,
+            "the support bank's metadata": support_meta if fungi else None,
+            "--scann-index": job.support_index if fungi else None,
+            "--projection-matrix": job.projection_matrix,
+            "--load-eval-memory": reused,
+        },
+    )
+    preflight.work_folder(work_root(job.runtime.work_dir, job.output or job.save_eval_memory))
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=True, world=world)
@@ -128,12 +148,5 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
         if store is not None:
             store.remove()
     shutil.rmtree(root / work_key("eval-index", meta.memory_id, index_config), ignore_errors=True)
-    _remove_if_empty(root)
+    finish_work(root)
     return results
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass

@@ -23,7 +23,7 @@ from .feature_setup import SUPPORT_STAGE, memory_identity, raw_identity
 from .jobs import MemoryBankJob
 from .memory_build import assemble_memory, extract_memory_pieces
 from .timer import StageTimer
-from .work import work_key, work_root
+from .work import finish_work, work_key, work_root
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,11 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
     preflight.output_file(paths.features, "--memory-bank")
     preflight.output_file(paths.labels, "--memory-bank-labels")
     preflight.output_folder(paths.index, "--scann-index")
+    preflight.separate_paths(
+        {"--memory-bank": paths.features, "--memory-bank-labels": paths.labels, "--scann-index": paths.index},
+        {},
+    )
+    preflight.work_folder(work_root(job.runtime.work_dir, paths.features))
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=False, world=world)
@@ -102,6 +107,7 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
         for path in staged.values():  # after a commit they are gone; after a failure they must go
             commit.discard(path)
     store.remove()
+    finish_work(store.folder.parent)
     logger.info(
         "Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s",
         meta.rows,

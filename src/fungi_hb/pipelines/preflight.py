@@ -53,6 +53,35 @@ def output_folder(path: Path | None, flag: str) -> None:
     remove_leftovers(path)
 
 
+def separate_paths(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Refuse outputs that would overwrite an input or each other: the same path, or one inside another
+    (a folder output holding an input file, an output file inside an input index folder, ...).
+
+    Args:
+        outputs, inputs: flag -> path (None: not given).
+    """
+
+    def overlap(a: Path, b: Path) -> bool:
+        return a == b or a in b.parents or b in a.parents
+
+    given_outputs = [(flag, Path(p).absolute()) for flag, p in outputs.items() if p is not None]
+    given_inputs = [(flag, Path(p).absolute()) for flag, p in inputs.items() if p is not None]
+    for i, (flag, path) in enumerate(given_outputs):
+        for other_flag, other in given_outputs[i + 1 :] + given_inputs:
+            if overlap(path.resolve(), other.resolve()):
+                kind = "input" if (other_flag, other) in given_inputs else "output"
+                raise UserError(
+                    f"{flag} {path} would overwrite or sit inside the {kind} {other_flag} {other}. Give it a "
+                    "path of its own."
+                )
+
+
+def work_folder(path: Path) -> None:
+    """The work folder of resumable pieces must be a folder (or not exist yet)."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"The work folder {path} is a file. Pass --work-dir FOLDER, or move the file away.")
+
+
 def check_fits_in_ram(rows: int, dim: int, num_classes: int) -> None:
     """Refuse a memory whose tensors alone exceed the available RAM; warn when the index build (which
     copies the features) may not fit."""

@@ -48,6 +48,12 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
         UserError naming the settings that would fit, when none of the allowed ones does.
     """
     config = replace(config, backend=resolve_backend(config.backend, rows))
+    if config.backend == "scann" and config.num_reordering_candidates < config.num_neighbors:
+        raise UserError(
+            f"--num-reordering-candidates {config.num_reordering_candidates} is below --num-neighbors "
+            f"{config.num_neighbors}: ScaNN would return fewer neighbours than asked. Raise it to at least "
+            f"{config.num_neighbors}."
+        )
     backend = BACKENDS[config.backend]
     candidates = _candidates(config)
     available = available_ram_bytes()

@@ -112,7 +112,8 @@ def discard(path: Path) -> None:
 def remove_staged(final: Path) -> None:
     """Delete staged leftovers of ``final`` from killed runs (call after ``recover``)."""
     final = Path(final)
-    for leftover in final.parent.glob(f".{final.name}{STAGED}*"):
+    staged = [*final.parent.glob(f".{final.name}{STAGED}*"), *final.parent.glob(f"..{final.name}{STAGED}*")]
+    for leftover in staged:  # the second kind: a staged file killed while being written
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
         else:

@@ -19,6 +19,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.serialization import skip_data
 
 from .atomic import atomic_path
+from .torch_files import write_torch
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip entry's local header (30 bytes)
 
@@ -47,7 +48,7 @@ def write_matrix(path: Path, rows: int, cols: int, dtype: torch.dtype, chunks: I
         with FakeTensorMode():
             skeleton = torch.empty(rows, cols, dtype=dtype)
         with skip_data(materialize_fake_tensors=True):
-            torch.save(skeleton, tmp)
+            write_torch(skeleton, tmp)
         offset, size = _data_record(tmp)
         if size != rows * cols * itemsize:
             raise ValueError(f"unexpected record size {size} for [{rows}, {cols}] {dtype}")

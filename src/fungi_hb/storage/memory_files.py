@@ -176,8 +176,11 @@ def read_bank(paths: BankPaths, fix: str, allow_published: bool) -> BankMeta | N
         if data.get("format") != META_FORMAT:
             raise ValueError("written by an earlier version of this tool, or not a bank's metadata")
         meta = BankMeta.from_json(data)
+        for role, part in meta.parts.items():
+            if not (isinstance(part.get("name"), str) and isinstance(part.get("fingerprints"), dict)):
+                raise ValueError(f"its entry for the {role} lacks a name or fingerprints")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise _damaged(paths.meta, str(exc), fix) from exc
+        raise _damaged(paths.meta, str(exc) or type(exc).__name__, fix) from exc
     base = paths.meta.parent
     for role, part in meta.parts.items():
         location = Path(part["name"]) if Path(part["name"]).is_absolute() else base / part["name"]

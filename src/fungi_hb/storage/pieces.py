@@ -11,6 +11,7 @@ import torch
 from ..errors import UserError
 from ..memory.pieces import Piece
 from .atomic import atomic_path, save_json
+from .torch_files import write_torch
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class PieceStore:
 
     def save(self, piece: Piece, tensors: dict[str, torch.Tensor]) -> None:
         with atomic_path(self.path(piece)) as tmp:
-            torch.save({"key": self.key, **tensors}, tmp)
+            write_torch({"key": self.key, **tensors}, tmp)
 
     def load(self, piece: Piece) -> dict[str, torch.Tensor]:
         path = self.path(piece)

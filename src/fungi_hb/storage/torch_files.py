@@ -1,6 +1,8 @@
-"""The one way this package reads ``.pth`` files: tensors only, never arbitrary pickled objects."""
+"""The one way this package reads ``.pth`` files (tensors only, never arbitrary pickled objects) and writes
+them (a failed write is an ``OSError``, like any other)."""
 
 import argparse
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ def read_torch_file(path: Path, what: str, fix: str, allow_namespace: bool = Fal
             return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # a truncated, non-torch or code-carrying file: one line naming it
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in reason or "Unsupported global" in reason:  # torch's advice would be unsafe
+            reason = "it is not a file of plain tensors"
         raise UserError(f"Cannot read the {what} {path} ({reason[:200]}). {fix}") from exc
 
 
@@ -46,4 +50,14 @@ def read_matrix(path: Path, what: str, fix: str, mmap: bool = False) -> torch.Te
 def save_tensor(obj: Any, path: Path) -> None:
     """``torch.save`` atomically (plain tensors, so other tools load them with ``torch.load``)."""
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        write_torch(obj, tmp)
+
+
+def write_torch(obj: Any, path: Path) -> None:
+    """``torch.save``, whose write failures (a full disk, a quota) come as ``RuntimeError``: raised here as
+    ``OSError`` naming the file, so that they end a run with one line."""
+    try:
+        torch.save(obj, path)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "unknown error"
+        raise OSError(errno.EIO, f"writing failed ({reason}); is the disk full?", str(path)) from exc
