@@ -137,3 +137,18 @@ def test_a_staged_part_killed_while_written_is_removed(paths):
     half.write_bytes(b"part of a features file")
     commit.remove_staged(paths.features)
     assert not half.exists() and paths.features.exists()
+
+
+def test_a_piece_copied_over_another_is_refused(tmp_path):
+    from fungi_hb.memory.pieces import plan_pieces
+    from fungi_hb.storage.pieces import PieceStore
+
+    store = PieceStore(tmp_path, "bank-0123", {"what": "test"})
+    store.create()
+    first, second = plan_pieces(8, 1, 4)
+    store.save(first, {"features": torch.zeros(2, 3)})
+    store.save(second, {"features": torch.ones(2, 3)})
+    assert torch.equal(store.load(second)["features"], torch.ones(2, 3))
+    store.path(second).write_bytes(store.path(first).read_bytes())  # same job, wrong place
+    with pytest.raises(UserError, match=f"holds piece {first.name}, not {second.name}"):
+        store.load(second)

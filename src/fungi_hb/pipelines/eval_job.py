@@ -43,29 +43,7 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
     timer = StageTimer()
     if job.features not in ("fungi", "embeddings"):
         raise UserError(f"--features must be fungi or embeddings, not {job.features!r}.")
-    preflight.output_file(job.output, "--output")
-    preflight.output_file(job.save_projection_matrix, "--save-projection-matrix")
-    preflight.output_folder(job.save_eval_memory, "--save-eval-memory")
-    preflight.output_folder(job.save_predictions, "--save-predictions")
-    fungi = job.features == "fungi"
-    support_meta = BankPaths(Path(job.support_features), None, None).meta if job.support_features else None
-    reused = job.load_eval_memory if job.load_eval_memory != job.save_eval_memory else None  # saved in place: fine
-    preflight.separate_paths(
-        {
-            "--output": job.output,
-            "--save-projection-matrix": job.save_projection_matrix,
-            "--save-eval-memory": job.save_eval_memory,
-            "--save-predictions": job.save_predictions,
-        },
-        {
-            "--memory-bank": job.support_features if fungi else None,
-            "the support bank's metadata": support_meta if fungi else None,
-            "--scann-index": job.support_index if fungi else None,
-            "--projection-matrix": job.projection_matrix,
-            "--load-eval-memory": reused,
-        },
-    )
-    preflight.work_folder(work_root(job.runtime.work_dir, job.output or job.save_eval_memory))
+    _check_paths(job)
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=True, world=world)
@@ -150,3 +128,31 @@ def run_eval(job: EvalJob, world: World = World()) -> dict | None:
     shutil.rmtree(root / work_key("eval-index", meta.memory_id, index_config), ignore_errors=True)
     finish_work(root)
     return results
+
+
+def _check_paths(job: EvalJob) -> None:
+    """Before anything runs: every output can be written, and none would overwrite an input or another
+    output (an evaluation memory saved where it is loaded from is fine)."""
+    preflight.output_file(job.output, "--output")
+    preflight.output_file(job.save_projection_matrix, "--save-projection-matrix")
+    preflight.output_folder(job.save_eval_memory, "--save-eval-memory")
+    preflight.output_folder(job.save_predictions, "--save-predictions")
+    fungi = job.features == "fungi"
+    support_meta = BankPaths(Path(job.support_features), None, None).meta if job.support_features else None
+    reused = job.load_eval_memory if job.load_eval_memory != job.save_eval_memory else None  # saved in place: fine
+    preflight.separate_paths(
+        {
+            "--output": job.output,
+            "--save-projection-matrix": job.save_projection_matrix,
+            "--save-eval-memory": job.save_eval_memory,
+            "--save-predictions": job.save_predictions,
+        },
+        {
+            "--memory-bank": job.support_features if fungi else None,
+            "the support bank's metadata": support_meta if fungi else None,
+            "--scann-index": job.support_index if fungi else None,
+            "--projection-matrix": job.projection_matrix,
+            "--load-eval-memory": reused,
+        },
+    )
+    preflight.work_folder(work_root(job.runtime.work_dir, job.output or job.save_eval_memory))

@@ -38,7 +38,7 @@ class PieceStore:
 
     def save(self, piece: Piece, tensors: dict[str, torch.Tensor]) -> None:
         with atomic_path(self.path(piece)) as tmp:
-            write_torch({"key": self.key, **tensors}, tmp)
+            write_torch({"key": self.key, "piece": piece.name, **tensors}, tmp)
 
     def load(self, piece: Piece) -> dict[str, torch.Tensor]:
         path = self.path(piece)
@@ -46,6 +46,8 @@ class PieceStore:
             content = torch.load(path, map_location="cpu", weights_only=True)
             if content.get("key") != self.key:
                 raise ValueError("it belongs to another job")
+            if content.get("piece") != piece.name:
+                raise ValueError(f"it holds piece {content.get('piece')}, not {piece.name}")
         except Exception as exc:
             raise UserError(
                 f"The finished piece {path} cannot be read ({exc}). Delete it and rerun to redo it."
