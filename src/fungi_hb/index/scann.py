@@ -127,13 +127,16 @@ class ScannIndex(NeighborIndex):
 
     @classmethod
     def host_bytes(cls, rows: int, dim: int, config: IndexConfig) -> int:
+        # Calibrated on this project's measurements (benchmarks/bench_scale.py, README "Large memories"):
+        # the streamed 10.24M x 768 int8 build peaked at 11.7 GiB, 1M x 768 in memory at 9.8 GiB, and a
+        # streamed 2M x 1536 (training-bound) at 7.8 GiB.
         codes = rows * (-(-dim // config.dimensions_per_block)) // 2  # 4-bit codes, 16 centres per block
         reorder = rows * dim * REORDER_BYTES[config.reorder_precision]
-        bookkeeping = rows * 16  # leaf lists, row ids
+        bookkeeping = rows * 280  # leaf lists, datapoint ids, upsert tables: ~264 B/row measured
         if config.build == "in-memory":
-            return reorder + codes + bookkeeping + rows * dim * 4  # ScaNN copies the rows for training
+            return reorder + codes + bookkeeping + 2 * rows * dim * 4  # the rows read in, and ScaNN's copy
         sample = min(rows, max(config.training_sample, MIN_TRAINING_PER_LEAF * config.num_leaves))
-        training = 3 * sample * dim * 4  # the sample and ScaNN's working copies, freed before the rows go in
+        training = 5 * sample * dim * 4  # the sample and ScaNN's working copies, freed before the rows go in
         return max(training, reorder + codes + bookkeeping) + 2 * config.chunk_rows * dim * 4
 
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
