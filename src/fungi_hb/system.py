@@ -8,28 +8,26 @@ import torch
 from . import __version__
 
 
-def available_ram_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo (Linux), else None."""
+def _proc_kib(path: str, field: str) -> int | None:
+    """A ``field: N kB`` line of a /proc file, in bytes (Linux), else None."""
     try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
+
+
+def available_ram_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    return _proc_kib("/proc/meminfo", "MemAvailable")
 
 
 def process_rss_bytes() -> int | None:
     """This process's resident memory now (Linux), else None."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    return _proc_kib("/proc/self/status", "VmRSS")
 
 
 def cpu_name() -> str:

@@ -41,10 +41,25 @@ def _failures(folder: Path, since: float) -> list[str]:
     return [f"process {p.stem.removeprefix('rank-')}: {p.read_text().strip()}" for p in notes]
 
 
-def _out_of_memory(exc: RuntimeError) -> bool:
-    """CUDA's OutOfMemoryError, or the CPU allocator's "can't allocate memory"."""
+def _one_line(exc: Exception) -> str | None:
+    """What to tell the user, in one line, about an exception that is theirs to fix (bad input, a failed
+    file operation, too little memory); None for anything else (a bug: its traceback is shown)."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, OSError):  # a full disk, a quota, a read-only or vanished folder, a failing drive
+        where = f" ({exc.filename})" if exc.filename else ""
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return (
+            f"A file operation failed: {reason}{where}. Nothing partial was kept as a result; free space or fix "
+            "the folder, then rerun."
+        )
     text = str(exc)
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text:
+        return (
+            f"Ran out of memory ({text.strip().splitlines()[0][:200]}). Lower --batch-size (or --latent-dim, "
+            "--memory-size), or use a machine or GPU with more memory."
+        )
+    return None
 
 
 def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> int:
@@ -59,41 +74,6 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> 
     resume = f"Finished pieces are kept in {work_dir}: rerun the same command to resume."
     try:
         job(world)
-    except UserError as exc:
-        logger.error("%s", exc)
-        if world.distributed:
-            _note_failure(failures, world, str(exc))
-        return 2
-    except OSError as exc:  # a full disk, a quota, a read-only or vanished folder, a failing drive
-        where = f" ({exc.filename})" if exc.filename else ""
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        logger.debug("Traceback of the failed file operation", exc_info=True)
-        logger.error(
-            "A file operation failed: %s%s. Nothing partial was kept as a result; free space or fix the folder, "
-            "then rerun. %s",
-            reason,
-            where,
-            resume if work_dir.is_dir() else "",
-        )
-        if world.distributed:
-            _note_failure(failures, world, f"{reason}{where}")
-        return 2
-    except RuntimeError as exc:
-        if not _out_of_memory(exc):
-            if world.distributed:
-                _note_failure(failures, world, f"{type(exc).__name__}: {exc}")
-            raise
-        reason = str(exc).strip().splitlines()[0][:200]
-        logger.debug("Traceback of the failed allocation", exc_info=True)
-        logger.error(
-            "Ran out of memory (%s). Lower --batch-size (or --latent-dim, --memory-size), or use a machine or "
-            "GPU with more memory. %s",
-            reason,
-            resume if work_dir.is_dir() else "",
-        )
-        if world.distributed:
-            _note_failure(failures, world, f"out of memory: {reason}")
-        return 2
     except KeyboardInterrupt:
         logger.error("Interrupted. %s", resume if work_dir.is_dir() else "Nothing was written.")
         return 130
@@ -103,9 +83,14 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> 
             logger.error("The job was stopped because %s. %s", "; ".join(reasons), resume)
         return 143
     except Exception as exc:
+        message = _one_line(exc)
         if world.distributed:
-            _note_failure(failures, world, f"{type(exc).__name__}: {exc}")
-        raise
+            _note_failure(failures, world, message or f"{type(exc).__name__}: {exc}")
+        if message is None:
+            raise
+        logger.debug("Traceback", exc_info=True)
+        logger.error("%s", message if isinstance(exc, UserError) or not work_dir.is_dir() else f"{message} {resume}")
+        return 2
     finally:
         distributed.stop()
     return 0

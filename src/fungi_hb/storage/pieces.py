@@ -55,12 +55,9 @@ class PieceStore:
         return content
 
     def remove(self) -> None:
-        """Delete the pieces (once what they made is committed)."""
+        """Delete the pieces (once what they made is committed; ``pipelines.work.finish_work`` then tidies
+        the work folder)."""
         shutil.rmtree(self.folder, ignore_errors=True)
-        try:
-            self.folder.parent.rmdir()  # the work folder, when nothing else is in it
-        except OSError:
-            pass
 
     def finished(self) -> int:
         """Finished pieces on disk (from every process)."""
