@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
 OUT=${1:-$(mktemp -d)}
 DATA=$($PYTHON scripts/make_synthetic_data.py "$OUT/data" --num-train 12 --num-val 4 --height 48 --width 64)
+# All 8 leaves are searched: a memory of ~100 rows has too few points per leaf for a partial search.
 COMMON=(--model vit_tiny_patch16_224 --weights random --input-size 64 --patch-size 16 --data-dir "$DATA"
-        --num-workers 0 --seed 42 --num-leaves 16 --num-leaves-to-search 8)
+        --num-workers 0 --seed 42 --num-leaves 8 --num-leaves-to-search 8)
 mkdir -p "$OUT/support/index"
 $PYTHON create_memory_bank.py "${COMMON[@]}" --batch-size 8 --memory-size 96 \
     --memory-bank "$OUT/support/features.pth" --memory-bank-labels "$OUT/support/labels.pth" \

@@ -43,3 +43,16 @@ def test_saved_pictures_apply_the_matching_and_name_the_accuracy(tmp_path):
     (path,) = save_pictures(tmp_path, ["img"], images, truth, predicted, matching, bit_palette())
     assert path.name == "img_acc100.0.png"
     assert np.asarray(Image.open(path)).shape == (2, 6 + 2 * GAP, 3)
+
+
+def test_a_rerun_replaces_the_pictures_of_the_same_images_only(tmp_path):
+    truth = torch.tensor([[[1, 1], [0, 0]]], dtype=torch.uint8)
+    images = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
+    unrelated = [tmp_path / "img_2_acc50.0.png", tmp_path / "img_acc50.0.png.txt", tmp_path / "notes.txt"]
+    for path in unrelated:
+        path.write_text("mine")
+    (first,) = save_pictures(tmp_path, ["img"], images, truth, truth, np.array([0, 1]), bit_palette())
+    assert first.name == "img_acc100.0.png"
+    (path,) = save_pictures(tmp_path, ["img"], images, truth, torch.zeros_like(truth), np.array([0, 1]), bit_palette())
+    assert path.name == "img_acc50.0.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name] + [p.name for p in unrelated])

@@ -3,6 +3,7 @@
 dataset's palette; pixels the ground truth ignores (255) are drawn in the palette's colour 255 in both."""
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,8 @@ def save_pictures(
     matching: np.ndarray,
     palette: tuple[int, ...],
 ) -> list[Path]:
-    """Write ``<name>_acc<pixel accuracy>.png`` per image into ``folder``.
+    """Write ``<name>_acc<pixel accuracy>.png`` per image into ``folder``, replacing the picture an earlier run
+    made of the same image (its accuracy, so its file name, may differ); other files are left alone.
 
     Args:
         images: [N, 3, S, S] uint8; truths: [N, S, S] uint8 class ids (255 ignore); predicted: [N, S, S]
@@ -56,7 +58,7 @@ def save_pictures(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, replaced = [], []
     for name, image, truth, pred in zip(names, images.numpy(), truths.numpy(), predicted.numpy()):
         matched = matching[pred.astype(np.int64)]  # (S, S)
         accuracy = pixel_accuracy(truth, matched)
@@ -64,5 +66,17 @@ def save_pictures(
         with atomic_path(path) as tmp:
             Image.fromarray(panel(image, truth.astype(np.int64), matched, palette)).save(tmp, format="PNG")
         written.append(path)
+        for earlier in _earlier_pictures(folder, name):
+            if earlier != path:
+                earlier.unlink()
+                replaced.append(earlier)
     logger.info("Wrote %d prediction pictures (image | ground truth | prediction) to %s", len(written), folder)
+    if replaced:
+        logger.info("Replaced %d pictures of the same images from an earlier run.", len(replaced))
     return written
+
+
+def _earlier_pictures(folder: Path, name: str) -> list[Path]:
+    """Pictures of image ``name`` in ``folder``: ``<name>_acc<number or nan>.png``."""
+    pattern = re.compile(re.escape(name) + r"_acc(\d+\.\d|nan)\.png")
+    return [path for path in folder.iterdir() if pattern.fullmatch(path.name)]
