@@ -248,7 +248,7 @@ def test_a_failed_torch_save_is_a_file_error(tmp_path, monkeypatch):
 
 
 def test_running_out_of_memory_is_one_line(voc, support_index, tmp_path, caplog):
-    text = run_eval(eval_args(voc, support_index, "--latent-dim", "100000000"), caplog)
+    text = run_eval(eval_args(voc, support_index, "--latent-dim", str(10**12)), caplog)
     assert "Ran out of memory" in text and "Traceback" not in text
 
 
