@@ -57,7 +57,16 @@ def test_num_leaves_larger_than_memory_is_clamped(caplog):
     with caplog.at_level(logging.WARNING):
         index = build_index(data, IndexConfig(num_neighbors=5, num_leaves=512, num_leaves_to_search=32))
     assert "using 100 leaves" in caplog.text
+    assert "leaves searched per query hold about" not in caplog.text  # 32 points for k = 5
     assert index.search(data[:3]).shape == (3, 5)
+
+
+def test_leaves_too_sparse_for_k_are_warned_about_at_build_time(caplog):
+    data = clustered(200, 8)
+    with caplog.at_level(logging.WARNING):
+        build_index(data, IndexConfig(num_neighbors=30, num_leaves=512, num_leaves_to_search=32))
+    assert "The 32 leaves searched per query hold about 32 of the 200 points, for k = 30" in caplog.text
+    assert "--index-backend exact" in caplog.text
 
 
 def test_exact_index_folder_holds_no_copy_and_searches_the_memory_it_is_given(tmp_path):

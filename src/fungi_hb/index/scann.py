@@ -25,6 +25,9 @@ REORDER_BYTES = {"float32": 4, "bfloat16": 2, "int8": 1}
 # A tree trained on fewer points per leaf than this loses recall (seen here: 31 per leaf cost 0.15 of
 # recall@10 against training on every row; 78 per leaf, none), so streamed builds train on at least it.
 MIN_TRAINING_PER_LEAF = 100
+# Leaves are uneven: below this many times k points in the searched leaves on average, some queries of a
+# 64-row memory were seen to come back short (16 leaves, 8 searched, k = 10: 32 points, 7 of 64 short).
+SPARSE_MARGIN = 4
 
 
 def _scann():
@@ -49,6 +52,23 @@ def clamped_leaves(config: IndexConfig, size: int) -> tuple[int, int]:
     if to_search < config.num_leaves_to_search:
         logger.warning("--num-leaves-to-search %d clamped to %d leaves.", config.num_leaves_to_search, to_search)
     return leaves, to_search
+
+
+def warn_if_sparse(config: IndexConfig, rows: int) -> None:
+    """Warn when the leaves searched hold few points next to k: a query whose leaves hold fewer than k
+    comes back short, which ``search`` refuses (tiny memories with the published 512/32 leaves)."""
+    leaves = min(config.num_leaves, rows)
+    expected = rows * min(config.num_leaves_to_search, leaves) / leaves  # points in the searched leaves, on average
+    if expected < SPARSE_MARGIN * config.num_neighbors:
+        logger.warning(
+            "The %d leaves searched per query hold about %.0f of the %d points, for k = %d: a query near sparse "
+            "leaves can find fewer than k and the run would stop. For a memory this small, search more leaves "
+            "(--num-leaves-to-search), use fewer (--num-leaves) or pass --index-backend exact.",
+            min(config.num_leaves_to_search, leaves),
+            expected,
+            rows,
+            config.num_neighbors,
+        )
 
 
 def _searcher(data: np.ndarray, config: IndexConfig):
@@ -83,6 +103,7 @@ class ScannIndex(NeighborIndex):
     @classmethod
     def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "ScannIndex":
         settings = {"build": config.build, "reorder_precision": config.reorder_precision}
+        warn_if_sparse(config, source.rows)
         if config.build == "in-memory":
             data = np.ascontiguousarray(source.tensor.numpy(), dtype=np.float32)  # (M, D)
             return cls(_searcher(data, config), config.num_neighbors, source.rows, source.dim, None, settings)
