@@ -58,6 +58,7 @@ def save_pictures(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    earlier = _pictures_by_image(folder)  # listed once, before any is written
     written, replaced = [], []
     for name, image, truth, pred in zip(names, images.numpy(), truths.numpy(), predicted.numpy()):
         matched = matching[pred.astype(np.int64)]  # (S, S)
@@ -66,17 +67,22 @@ def save_pictures(
         with atomic_path(path) as tmp:
             Image.fromarray(panel(image, truth.astype(np.int64), matched, palette)).save(tmp, format="PNG")
         written.append(path)
-        for earlier in _earlier_pictures(folder, name):
-            if earlier != path:
-                earlier.unlink()
-                replaced.append(earlier)
+        for old in earlier.get(name, []):
+            if old != path:
+                old.unlink(missing_ok=True)
+                replaced.append(old)
     logger.info("Wrote %d prediction pictures (image | ground truth | prediction) to %s", len(written), folder)
     if replaced:
         logger.info("Replaced %d pictures of the same images from an earlier run.", len(replaced))
     return written
 
 
-def _earlier_pictures(folder: Path, name: str) -> list[Path]:
-    """Pictures of image ``name`` in ``folder``: ``<name>_acc<number or nan>.png``."""
-    pattern = re.compile(re.escape(name) + r"_acc(\d+\.\d|nan)\.png")
-    return [path for path in folder.iterdir() if pattern.fullmatch(path.name)]
+def _pictures_by_image(folder: Path) -> dict[str, list[Path]]:
+    """The pictures in ``folder`` (``<name>_acc<number or nan>.png``) by image name."""
+    pattern = re.compile(r"(.+)_acc(\d+\.\d|nan)\.png")
+    found: dict[str, list[Path]] = {}
+    for path in folder.iterdir():
+        match = pattern.fullmatch(path.name)
+        if match:
+            found.setdefault(match.group(1), []).append(path)
+    return found
