@@ -25,8 +25,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fungi_hb.index import IndexConfig, build_index  # noqa: E402
+from fungi_hb.index.plan import plan_index  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
-from fungi_hb.pipelines.resources import plan_index  # noqa: E402
 
 CHUNK = 131_072
 

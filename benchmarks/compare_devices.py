@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from fungi_hb.backbones import BackboneConfig, build_backbone  # noqa: E402
+from fungi_hb.features.backbones import BackboneConfig, build_backbone  # noqa: E402
 from fungi_hb.fungi import FungiConfig, FungiModel, fungi_features  # noqa: E402
 from fungi_hb.fungi.projection import make_projection  # noqa: E402
 from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402

@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fungi_hb.errors import UserError  # noqa: E402
+from fungi_hb.evaluation.results_table import collect, write_tables  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
-from fungi_hb.results_table import collect, write_tables  # noqa: E402
 
 
 def main() -> int:

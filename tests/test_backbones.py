@@ -5,9 +5,9 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from fungi_hb.backbones import BackboneConfig, build_backbone, hub_checkpoint_path
 from fungi_hb.errors import UserError
-from fungi_hb.pos_embed import interpolate_pos_embed
+from fungi_hb.features.backbones import BackboneConfig, build_backbone, hub_checkpoint_path
+from fungi_hb.features.pos_embed import interpolate_pos_embed
 
 
 def dino_style_checkpoint(path, full: bool = False):

@@ -8,9 +8,9 @@ import torch
 
 from fungi_hb.errors import UserError
 from fungi_hb.identity import FeatureIdentity, MemoryIdentity
+from fungi_hb.memory.files import BankMeta, BankPaths, commit_bank, prepare_outputs, read_bank
 from fungi_hb.storage import commit
 from fungi_hb.storage.matrix_file import write_matrix
-from fungi_hb.storage.memory_files import BankMeta, BankPaths, commit_bank, prepare_outputs, read_bank
 
 IDENTITY = MemoryIdentity(
     FeatureIdentity("embeddings", "vit", "random (seed 0)", 64, 16, (0.229, 0.224, 0.255), 0),
@@ -140,8 +140,8 @@ def test_a_staged_part_killed_while_written_is_removed(paths):
 
 
 def test_a_piece_copied_over_another_is_refused(tmp_path):
-    from fungi_hb.memory.pieces import plan_pieces
-    from fungi_hb.storage.pieces import PieceStore
+    from fungi_hb.runs.pieces import plan_pieces
+    from fungi_hb.runs.store import PieceStore
 
     store = PieceStore(tmp_path, "bank-0123", {"what": "test"})
     store.create()

@@ -5,7 +5,7 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from fungi_hb.embeddings import EmbeddingExtractor
+from fungi_hb.features.embeddings import EmbeddingExtractor
 
 
 @pytest.fixture(scope="module")

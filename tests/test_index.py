@@ -160,7 +160,7 @@ def test_scann_never_pads_missing_neighbours_with_row_zero():
 
 
 def test_fewer_reordering_candidates_than_neighbours_is_refused_up_front():
-    from fungi_hb.pipelines.resources import plan_index
+    from fungi_hb.index.plan import plan_index
 
     config = IndexConfig(backend="scann", num_neighbors=30, num_reordering_candidates=3)
     with pytest.raises(UserError, match="--num-reordering-candidates 3 is below --num-neighbors 30"):

@@ -2,10 +2,10 @@ import numpy as np
 import torch
 
 from conftest import golden
-from fungi_hb.hummingbird import predict_batch
-from fungi_hb.label_transfer import transfer_labels
+from fungi_hb.evaluation.hummingbird import predict_batch
+from fungi_hb.evaluation.label_transfer import transfer_labels
+from fungi_hb.evaluation.miou import confusion_matrix, matched_miou
 from fungi_hb.memory.types import Memory
-from fungi_hb.miou import confusion_matrix, matched_miou
 
 
 def test_label_transfer_golden():

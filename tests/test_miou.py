@@ -4,7 +4,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from conftest import golden
-from fungi_hb.miou import confusion_matrix, matched_miou
+from fungi_hb.evaluation.miou import confusion_matrix, matched_miou
 
 
 @pytest.mark.parametrize("pred_key, miou_key", [("pred", "expected_miou"), ("pred_permuted", "expected_miou_permuted")])

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from conftest import golden
-from fungi_hb.patch_labels import patch_label_distributions
+from fungi_hb.memory.patch_labels import patch_label_distributions
 
 
 def test_matches_published_golden_exactly():

@@ -4,7 +4,7 @@ from PIL import Image
 
 from fungi_hb.data.datasets.base import bit_palette
 from fungi_hb.data.transforms import TransformConfig
-from fungi_hb.pictures import GAP, panel, pixel_accuracy, save_pictures, to_uint8_image
+from fungi_hb.evaluation.pictures import GAP, panel, pixel_accuracy, save_pictures, to_uint8_image
 
 
 def test_normalisation_is_undone():

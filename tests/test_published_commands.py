@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from fungi_hb.cli import create_memory_bank, eval_gradients
-from fungi_hb.pipelines.preflight import capped_negatives
+from fungi_hb.jobs.preflight import capped_negatives
 
 # The published README's shell blocks (assignments and commands), kept as test data.
 PUBLISHED = ROOT / "tests" / "data" / "published_commands.sh"

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.sampling import patches_per_image, rarity_scores, select_patches
+from fungi_hb.memory.sampling import patches_per_image, rarity_scores, select_patches
 
 
 def one_hot_labels(classes: list[list[int]], num_classes: int = 21) -> torch.Tensor:
@@ -87,7 +87,7 @@ def test_memory_size_too_small_or_too_large_is_refused():
 
 
 def test_memory_larger_than_ram_is_refused_early(monkeypatch):
-    from fungi_hb.pipelines import preflight
+    from fungi_hb.jobs import preflight
 
     monkeypatch.setattr(preflight, "available_ram_bytes", lambda: 2**30)
     with pytest.raises(UserError, match="Lower --memory-size"):

@@ -11,9 +11,9 @@ from PIL import Image
 
 from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
+from fungi_hb.evaluation.pictures import GAP
 from fungi_hb.index import load_index
-from fungi_hb.pictures import GAP
-from fungi_hb.storage.memory_files import BankPaths, commit_bank, read_bank
+from fungi_hb.memory.files import BankPaths, commit_bank, read_bank
 
 pytestmark = pytest.mark.slow
 

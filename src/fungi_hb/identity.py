@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .jsonable import to_jsonable
+from fungi_hb.jsonable import to_jsonable
 
 
 @dataclass(frozen=True)

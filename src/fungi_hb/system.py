@@ -5,7 +5,7 @@ import platform
 
 import torch
 
-from . import __version__
+from fungi_hb import __version__
 
 
 def _proc_kib(path: str, field: str) -> int | None:

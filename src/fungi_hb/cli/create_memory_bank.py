@@ -6,10 +6,10 @@ saved as they go: rerunning a killed command resumes it."""
 import argparse
 from pathlib import Path
 
-from ..pipelines.jobs import MemoryBankJob
-from ..pipelines.memory_bank_job import run_memory_bank
-from . import flags
-from .run import run_main
+from fungi_hb.cli import flags
+from fungi_hb.cli.run import run_main
+from fungi_hb.jobs.configs import MemoryBankJob
+from fungi_hb.jobs.memory_bank import run_memory_bank
 
 
 def build_parser() -> argparse.ArgumentParser:

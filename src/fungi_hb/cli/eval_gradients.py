@@ -7,11 +7,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..fungi import FungiConfig, NeighborLayout
-from ..pipelines.eval_job import run_eval
-from ..pipelines.jobs import EvalJob
-from . import flags
-from .run import run_main
+from fungi_hb.cli import flags
+from fungi_hb.cli.run import run_main
+from fungi_hb.fungi import FungiConfig, NeighborLayout
+from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.jobs.evaluate import run_eval
 
 logger = logging.getLogger(__name__)
 

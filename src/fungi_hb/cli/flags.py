@@ -3,14 +3,14 @@
 import argparse
 from pathlib import Path
 
-from ..backbones import BackboneConfig
-from ..data.datasets.registry import DATASETS
-from ..data.samples import DataConfig
-from ..data.transforms import PUBLISHED_STD, TransformConfig
-from ..index.base import BUILDS, PRECISIONS, IndexConfig
-from ..memory.types import MemoryConfig
-from ..pipelines.jobs import Runtime
-from ..pipelines.work import work_root
+from fungi_hb.data.datasets.registry import DATASETS
+from fungi_hb.data.samples import DataConfig
+from fungi_hb.data.transforms import PUBLISHED_STD, TransformConfig
+from fungi_hb.features.backbones import BackboneConfig
+from fungi_hb.index.base import BUILDS, PRECISIONS, IndexConfig
+from fungi_hb.jobs.configs import Runtime
+from fungi_hb.memory.types import MemoryConfig
+from fungi_hb.runs.work import work_root
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

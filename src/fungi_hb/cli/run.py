@@ -9,10 +9,10 @@ from typing import Callable
 
 import torch
 
-from .. import distributed
-from ..distributed import World, world_from_env
-from ..errors import UserError
-from ..log import setup_logging
+from fungi_hb.errors import UserError
+from fungi_hb.log import setup_logging
+from fungi_hb.runs import distributed
+from fungi_hb.runs.distributed import World, world_from_env
 
 logger = logging.getLogger("fungi_hb")
 

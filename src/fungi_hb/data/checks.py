@@ -13,9 +13,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..errors import UserError
-from .datasets.base import ClassSpec
-from .samples import Sample
+from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.data.samples import Sample
+from fungi_hb.errors import UserError
 
 logger = logging.getLogger(__name__)
 SHOWN = 5  # offenders named in the error

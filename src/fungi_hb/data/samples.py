@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
-from .datasets.base import Split
-from .datasets.registry import Dataset
+from fungi_hb.data.datasets.base import Split
+from fungi_hb.data.datasets.registry import Dataset
+from fungi_hb.errors import UserError
 
 logger = logging.getLogger(__name__)
 

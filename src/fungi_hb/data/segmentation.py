@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from ..seeding import generator_for, sample_seed
-from .samples import Sample
-from .transforms import TransformConfig, sample_train_draws, train_transform, val_transform
+from fungi_hb.data.samples import Sample
+from fungi_hb.data.transforms import TransformConfig, sample_train_draws, train_transform, val_transform
+from fungi_hb.seeding import generator_for, sample_seed
 
 
 class Batch(NamedTuple):

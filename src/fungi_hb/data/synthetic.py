@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .datasets.base import bit_palette
+from fungi_hb.data.datasets.base import bit_palette
 
 logger = logging.getLogger(__name__)
 

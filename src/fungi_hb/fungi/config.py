@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from .negatives import NeighborLayout
+from fungi_hb.fungi.negatives import NeighborLayout
 
 
 @dataclass(frozen=True)

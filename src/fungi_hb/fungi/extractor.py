@@ -2,11 +2,11 @@
 
 import torch
 
-from ..seeding import uniform_draws
-from .config import FungiConfig
-from .features import NeighborFn, fungi_features
-from .model import FungiModel
-from .token_gradients import resolve_linear
+from fungi_hb.fungi.config import FungiConfig
+from fungi_hb.fungi.features import NeighborFn, fungi_features
+from fungi_hb.fungi.model import FungiModel
+from fungi_hb.fungi.token_gradients import resolve_linear
+from fungi_hb.seeding import uniform_draws
 
 
 class FungiExtractor:

@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import FungiConfig
-from .loss import patch_info_nce
-from .model import FungiModel
-from .negatives import pool_negatives, select_negatives
-from .projection import project_token_gradients
-from .token_gradients import record_layer
+from fungi_hb.fungi.config import FungiConfig
+from fungi_hb.fungi.loss import patch_info_nce
+from fungi_hb.fungi.model import FungiModel
+from fungi_hb.fungi.negatives import pool_negatives, select_negatives
+from fungi_hb.fungi.projection import project_token_gradients
+from fungi_hb.fungi.token_gradients import record_layer
 
 # Given the raw tokens [B, T, E] of a batch, return the K retrieved support vectors of each token,
 # [B, T, K, E], in retrieval order. The scripts use the support index; tests use a stub.

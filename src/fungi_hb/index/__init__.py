@@ -3,9 +3,9 @@
 A backend is one file with a ``NeighborIndex`` subclass plus one line in ``registry.BACKENDS``.
 """
 
-from .base import IndexConfig, NeighborIndex
-from .registry import BACKENDS, build_index, load_index, read_index_meta, resolve_backend, save_index
-from .source import FeatureSource, FileSource, TensorSource
+from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.registry import BACKENDS, build_index, load_index, read_index_meta, resolve_backend, save_index
+from fungi_hb.index.source import FeatureSource, FileSource, TensorSource
 
 __all__ = [
     "BACKENDS",

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import torch
 
-from .source import FeatureSource
+from fungi_hb.index.source import FeatureSource
 
 BUILDS = ("auto", "in-memory", "streamed")
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")

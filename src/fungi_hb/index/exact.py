@@ -5,8 +5,8 @@ from pathlib import Path
 
 import torch
 
-from .base import IndexConfig, NeighborIndex
-from .source import FeatureSource
+from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.source import FeatureSource
 
 logger = logging.getLogger(__name__)
 SCORE_BYTES = 256 * 2**20  # most bytes of scores computed at once

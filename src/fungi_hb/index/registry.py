@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
-from ..jsonable import to_jsonable
-from .base import IndexConfig, NeighborIndex
-from .exact import ExactIndex
-from .scann import ScannIndex
-from .source import FeatureSource
+from fungi_hb.errors import UserError
+from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.exact import ExactIndex
+from fungi_hb.index.scann import ScannIndex
+from fungi_hb.index.source import FeatureSource
+from fungi_hb.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import UserError
-from ..log import native_stderr_to
-from .base import IndexConfig, NeighborIndex
-from .source import FeatureSource
+from fungi_hb.errors import UserError
+from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.source import FeatureSource
+from fungi_hb.log import native_stderr_to
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Iterator, Protocol
 
 import torch
 
-from ..storage.matrix_file import open_matrix, read_rows
+from fungi_hb.storage.matrix_file import open_matrix, read_rows
 
 
 class FeatureSource(Protocol):

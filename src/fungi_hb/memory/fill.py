@@ -6,12 +6,12 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from ..data.segmentation import Batch
-from ..patch_labels import patch_label_distributions
-from ..sampling import select_patches
-from ..seeding import uniform_draws
-from .plan import MemoryPlan
-from .types import FeatureFn
+from fungi_hb.data.segmentation import Batch
+from fungi_hb.memory.patch_labels import patch_label_distributions
+from fungi_hb.memory.plan import MemoryPlan
+from fungi_hb.memory.sampling import select_patches
+from fungi_hb.memory.types import FeatureFn
+from fungi_hb.seeding import uniform_draws
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from ..sampling import patches_per_image
-from .types import MemoryConfig
+from fungi_hb.memory.sampling import patches_per_image
+from fungi_hb.memory.types import MemoryConfig
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import UserError
+from fungi_hb.errors import UserError
 
 
 @contextmanager

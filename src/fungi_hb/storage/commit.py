@@ -15,7 +15,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .atomic import atomic_path
+from fungi_hb.storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 

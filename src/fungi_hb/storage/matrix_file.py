@@ -18,8 +18,8 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.serialization import skip_data
 
-from .atomic import atomic_path
-from .torch_files import write_torch
+from fungi_hb.storage.atomic import atomic_path
+from fungi_hb.storage.torch_files import write_torch
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip entry's local header (30 bytes)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
-from ..fungi.projection import check_projection
-from .torch_files import read_torch_file, save_tensor
+from fungi_hb.errors import UserError
+from fungi_hb.fungi.projection import check_projection
+from fungi_hb.storage.torch_files import read_torch_file, save_tensor
 
 logger = logging.getLogger(__name__)
 

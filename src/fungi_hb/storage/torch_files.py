@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from ..errors import UserError
-from .atomic import atomic_path
+from fungi_hb.errors import UserError
+from fungi_hb.storage.atomic import atomic_path
 
 
 def read_torch_file(path: Path, what: str, fix: str, allow_namespace: bool = False, mmap: bool = False) -> Any:

@@ -6,7 +6,7 @@ files every image of a split is used, sorted by name; ``--train-list``/``--val-l
 
 from pathlib import Path
 
-from .base import IGNORE, ClassSpec, Layout, Split, bit_palette, identity_mapping
+from fungi_hb.data.datasets.base import IGNORE, ClassSpec, Layout, Split, bit_palette, identity_mapping
 
 ADE20K_CLASSES = (
     "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",

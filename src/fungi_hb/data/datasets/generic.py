@@ -5,8 +5,8 @@ which also gives the class count). Ignored pixels take no part in memory labels.
 import hashlib
 from pathlib import Path
 
-from ...errors import UserError
-from .base import ClassSpec, Layout, Split, bit_palette, identity_mapping
+from fungi_hb.data.datasets.base import ClassSpec, Layout, Split, bit_palette, identity_mapping
+from fungi_hb.errors import UserError
 
 
 class Generic:

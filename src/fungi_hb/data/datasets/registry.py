@@ -3,11 +3,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import UserError
-from .ade20k import Ade20k
-from .base import ClassSpec, DatasetKind, Layout
-from .generic import Generic
-from .voc import Voc
+from fungi_hb.data.datasets.ade20k import Ade20k
+from fungi_hb.data.datasets.base import ClassSpec, DatasetKind, Layout
+from fungi_hb.data.datasets.generic import Generic
+from fungi_hb.data.datasets.voc import Voc
+from fungi_hb.errors import UserError
 
 # Detection tries them in this order; --dataset NAME picks one.
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (Voc(), Ade20k(), Generic())}

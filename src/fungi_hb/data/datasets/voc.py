@@ -4,7 +4,7 @@ standard ``VOCdevkit/VOC2012``. Masks hold class ids 0..20 and 255 on object bou
 
 from pathlib import Path
 
-from .base import ClassSpec, Layout, Split, bit_palette, identity_mapping
+from fungi_hb.data.datasets.base import ClassSpec, Layout, Split, bit_palette, identity_mapping
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

@@ -13,9 +13,9 @@ import timm
 import torch
 from torch import nn
 
-from .errors import UserError
-from .pos_embed import interpolate_pos_embed
-from .storage.torch_files import read_torch_file
+from fungi_hb.errors import UserError
+from fungi_hb.features.pos_embed import interpolate_pos_embed
+from fungi_hb.storage.torch_files import read_torch_file
 
 logger = logging.getLogger(__name__)
 

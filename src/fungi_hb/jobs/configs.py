@@ -3,12 +3,12 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..backbones import BackboneConfig
-from ..data.samples import DataConfig
-from ..data.transforms import TransformConfig
-from ..fungi.config import FungiConfig
-from ..index.base import IndexConfig
-from ..memory.types import MemoryConfig
+from fungi_hb.data.samples import DataConfig
+from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.features.backbones import BackboneConfig
+from fungi_hb.fungi.config import FungiConfig
+from fungi_hb.index.base import IndexConfig
+from fungi_hb.memory.types import MemoryConfig
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from torch import nn
 
-from ..errors import UserError
-from ..fungi.token_gradients import resolve_linear
-from ..memory.plan import MemoryPlan, plan_memory
-from ..memory.types import MemoryConfig
-from ..storage.atomic import check_writable, remove_leftovers
-from ..system import available_ram_bytes
+from fungi_hb.errors import UserError
+from fungi_hb.fungi.token_gradients import resolve_linear
+from fungi_hb.memory.plan import MemoryPlan, plan_memory
+from fungi_hb.memory.types import MemoryConfig
+from fungi_hb.storage.atomic import check_writable, remove_leftovers
+from fungi_hb.system import available_ram_bytes
 
 logger = logging.getLogger(__name__)
 GIB = 2**30

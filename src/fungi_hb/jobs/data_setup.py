@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import distributed
-from ..data.checks import check_samples
-from ..data.datasets.base import ClassSpec
-from ..data.datasets.registry import Dataset, open_dataset
-from ..data.samples import DataConfig, Sample, train_samples, val_samples
-from ..distributed import World
+from fungi_hb.data.checks import check_samples
+from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.data.datasets.registry import Dataset, open_dataset
+from fungi_hb.data.samples import DataConfig, Sample, train_samples, val_samples
+from fungi_hb.runs import distributed
+from fungi_hb.runs.distributed import World
 
 logger = logging.getLogger(__name__)
 

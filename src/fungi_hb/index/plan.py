@@ -7,9 +7,9 @@ import logging
 import os
 from dataclasses import replace
 
-from ..errors import UserError
-from ..index import BACKENDS, IndexConfig, resolve_backend
-from ..system import available_ram_bytes, process_rss_bytes
+from fungi_hb.errors import UserError
+from fungi_hb.index import BACKENDS, IndexConfig, resolve_backend
+from fungi_hb.system import available_ram_bytes, process_rss_bytes
 
 logger = logging.getLogger(__name__)
 GIB = 2**30

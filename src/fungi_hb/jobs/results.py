@@ -4,13 +4,13 @@ from dataclasses import asdict
 
 import torch
 
-from ..backbones import BackboneInfo
-from ..data.datasets.base import ClassSpec
-from ..identity import MemoryIdentity
-from ..jsonable import to_jsonable
-from ..miou import MiouResult
-from ..system import environment
-from .jobs import EvalJob
+from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.evaluation.miou import MiouResult
+from fungi_hb.features.backbones import BackboneInfo
+from fungi_hb.identity import MemoryIdentity
+from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.jsonable import to_jsonable
+from fungi_hb.system import environment
 
 
 def eval_results(

@@ -11,28 +11,29 @@ from pathlib import Path
 
 import torch
 
-from .. import distributed
-from ..distributed import World
-from ..errors import UserError
-from ..identity import ids_sha1
-from ..jsonable import to_jsonable
-from ..memory.pieces import piece_images
-from ..memory.types import Memory
-from ..miou import matched_miou
-from ..pictures import save_pictures
-from ..precision import autocast_dtype, precision_name
-from ..storage.atomic import save_json
-from ..storage.memory_files import BankPaths
-from ..storage.pieces import PieceStore
-from . import preflight, resources
-from .data_setup import prepare_data
-from .eval_memory import evaluation_index, evaluation_memory, open_memory
-from .feature_setup import EVAL_STAGE, memory_identity, prepare_features
-from .jobs import EvalJob
-from .results import eval_results
-from .timer import StageTimer
-from .validation import validate
-from .work import finish_work, work_key, work_root
+from fungi_hb.errors import UserError
+from fungi_hb.evaluation.miou import matched_miou
+from fungi_hb.evaluation.pictures import save_pictures
+from fungi_hb.features.setup import EVAL_STAGE, memory_identity, prepare_features
+from fungi_hb.identity import ids_sha1
+from fungi_hb.index import plan as resources
+from fungi_hb.jobs import preflight
+from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.jobs.data_setup import prepare_data
+from fungi_hb.jobs.eval_memory import evaluation_index, evaluation_memory, open_memory
+from fungi_hb.jobs.results import eval_results
+from fungi_hb.jobs.timer import StageTimer
+from fungi_hb.jobs.validation import validate
+from fungi_hb.jsonable import to_jsonable
+from fungi_hb.memory.files import BankPaths
+from fungi_hb.memory.types import Memory
+from fungi_hb.precision import autocast_dtype, precision_name
+from fungi_hb.runs import distributed
+from fungi_hb.runs.distributed import World
+from fungi_hb.runs.pieces import piece_images
+from fungi_hb.runs.store import PieceStore
+from fungi_hb.runs.work import finish_work, work_key, work_root
+from fungi_hb.storage.atomic import save_json
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data.datasets.base import IGNORE
-from .data.transforms import TransformConfig
-from .storage.atomic import atomic_path
+from fungi_hb.data.datasets.base import IGNORE
+from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 GAP = 4  # white pixels between the three panels

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
-from ..identity import FeatureIdentity, differences
-from ..index import NeighborIndex, load_index
-from ..storage.memory_files import BankPaths, read_bank
-from ..storage.torch_files import read_matrix
+from fungi_hb.errors import UserError
+from fungi_hb.identity import FeatureIdentity, differences
+from fungi_hb.index import NeighborIndex, load_index
+from fungi_hb.memory.files import BankPaths, read_bank
+from fungi_hb.storage.torch_files import read_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import torch
 
-from ..data.datasets.base import ClassSpec
-from ..data.samples import DataConfig, Sample
-from ..data.segmentation import AugmentedSegmentation, Batch
-from ..data.transforms import TransformConfig
-from ..distributed import World
-from ..errors import UserError
-from ..memory.fill import batch_rows
-from ..memory.pieces import Piece, plan_pieces
-from ..memory.plan import MemoryPlan
-from ..memory.types import FeatureFn
-from ..storage.matrix_file import write_matrix
-from ..storage.pieces import PieceStore
-from .pieces import concatenate, run_pieces
+from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.data.samples import DataConfig, Sample
+from fungi_hb.data.segmentation import AugmentedSegmentation, Batch
+from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.errors import UserError
+from fungi_hb.memory.fill import batch_rows
+from fungi_hb.memory.plan import MemoryPlan
+from fungi_hb.memory.types import FeatureFn
+from fungi_hb.runs.distributed import World
+from fungi_hb.runs.pieces import Piece, plan_pieces
+from fungi_hb.runs.runner import concatenate, run_pieces
+from fungi_hb.runs.store import PieceStore
+from fungi_hb.storage.matrix_file import write_matrix
 
 logger = logging.getLogger(__name__)
 

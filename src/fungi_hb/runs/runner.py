@@ -8,10 +8,10 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ..data.segmentation import Batch, make_loader
-from ..distributed import World
-from ..memory.pieces import Piece, batches_of, pieces_of_rank
-from ..storage.pieces import PieceStore
+from fungi_hb.data.segmentation import Batch, make_loader
+from fungi_hb.runs.distributed import World
+from fungi_hb.runs.pieces import Piece, batches_of, pieces_of_rank
+from fungi_hb.runs.store import PieceStore
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .patch_labels import IGNORE_INDEX
+from fungi_hb.memory.patch_labels import IGNORE_INDEX
 
 
 def confusion_matrix(gt: torch.Tensor, pred: torch.Tensor, num_classes: int) -> torch.Tensor:

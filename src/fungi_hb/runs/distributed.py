@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import UserError
+from fungi_hb.errors import UserError
 
 logger = logging.getLogger(__name__)
 

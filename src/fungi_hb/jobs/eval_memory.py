@@ -8,25 +8,25 @@ from pathlib import Path
 
 import torch
 
-from .. import distributed
-from ..data.datasets.base import ClassSpec
-from ..data.samples import Sample
-from ..distributed import World
-from ..errors import UserError
-from ..identity import MemoryIdentity, differences
-from ..index import FileSource, IndexConfig, NeighborIndex, build_index, load_index, save_index
-from ..index.registry import INDEX_META
-from ..jsonable import to_jsonable
-from ..memory.plan import MemoryPlan
-from ..memory.types import Memory
-from ..storage import commit
-from ..storage.matrix_file import open_matrix
-from ..storage.memory_files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs, read_bank
-from ..storage.pieces import PieceStore
-from .feature_setup import EVAL_STAGE, FeatureSetup
-from .jobs import EvalJob
-from .memory_build import assemble_memory, extract_memory_pieces
-from .work import work_key
+from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.data.samples import Sample
+from fungi_hb.errors import UserError
+from fungi_hb.features.setup import EVAL_STAGE, FeatureSetup
+from fungi_hb.identity import MemoryIdentity, differences
+from fungi_hb.index import FileSource, IndexConfig, NeighborIndex, build_index, load_index, save_index
+from fungi_hb.index.registry import INDEX_META
+from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.jsonable import to_jsonable
+from fungi_hb.memory.build import assemble_memory, extract_memory_pieces
+from fungi_hb.memory.files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs, read_bank
+from fungi_hb.memory.plan import MemoryPlan
+from fungi_hb.memory.types import Memory
+from fungi_hb.runs import distributed
+from fungi_hb.runs.distributed import World
+from fungi_hb.runs.store import PieceStore
+from fungi_hb.runs.work import work_key
+from fungi_hb.storage import commit
+from fungi_hb.storage.matrix_file import open_matrix
 
 logger = logging.getLogger(__name__)
 

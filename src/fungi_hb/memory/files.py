@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
-from ..errors import UserError
-from ..identity import MemoryIdentity, identity_json
-from . import commit
-from .atomic import save_json
+from fungi_hb import __version__
+from fungi_hb.errors import UserError
+from fungi_hb.identity import MemoryIdentity, identity_json
+from fungi_hb.storage import commit
+from fungi_hb.storage.atomic import save_json
 
 logger = logging.getLogger(__name__)
 

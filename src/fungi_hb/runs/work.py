@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from ..jsonable import to_jsonable
+from fungi_hb.jsonable import to_jsonable
 
 WORK_FOLDER = ".fungi-work"
 logger = logging.getLogger(__name__)

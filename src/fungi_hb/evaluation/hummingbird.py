@@ -8,11 +8,11 @@ from typing import Iterable
 
 import torch
 
-from .data.segmentation import Batch
-from .index.base import NeighborIndex
-from .label_transfer import transfer_labels, upsample_predictions
-from .memory.types import FeatureFn, Memory
-from .miou import confusion_matrix
+from fungi_hb.data.segmentation import Batch
+from fungi_hb.evaluation.label_transfer import transfer_labels, upsample_predictions
+from fungi_hb.evaluation.miou import confusion_matrix
+from fungi_hb.index.base import NeighborIndex
+from fungi_hb.memory.types import FeatureFn, Memory
 
 logger = logging.getLogger(__name__)
 

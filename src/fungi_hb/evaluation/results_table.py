@@ -6,8 +6,8 @@ import json
 import logging
 from pathlib import Path
 
-from .errors import UserError
-from .storage.atomic import atomic_path
+from fungi_hb.errors import UserError
+from fungi_hb.storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
-from ..memory.pieces import Piece
-from .atomic import atomic_path, save_json
-from .torch_files import write_torch
+from fungi_hb.errors import UserError
+from fungi_hb.runs.pieces import Piece
+from fungi_hb.storage.atomic import atomic_path, save_json
+from fungi_hb.storage.torch_files import write_torch
 
 logger = logging.getLogger(__name__)
 

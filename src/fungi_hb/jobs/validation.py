@@ -5,20 +5,20 @@ import logging
 
 import torch
 
-from .. import distributed
-from ..data.samples import Sample
-from ..data.segmentation import Batch, ResizedSegmentation
-from ..distributed import World
-from ..hummingbird import predict_images
-from ..index import NeighborIndex
-from ..memory.pieces import plan_pieces
-from ..memory.types import Memory
-from ..miou import confusion_matrix
-from ..pictures import to_uint8_image
-from ..storage.pieces import PieceStore
-from .feature_setup import FeatureSetup
-from .jobs import EvalJob
-from .pieces import run_pieces
+from fungi_hb.data.samples import Sample
+from fungi_hb.data.segmentation import Batch, ResizedSegmentation
+from fungi_hb.evaluation.hummingbird import predict_images
+from fungi_hb.evaluation.miou import confusion_matrix
+from fungi_hb.evaluation.pictures import to_uint8_image
+from fungi_hb.features.setup import FeatureSetup
+from fungi_hb.index import NeighborIndex
+from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.memory.types import Memory
+from fungi_hb.runs import distributed
+from fungi_hb.runs.distributed import World
+from fungi_hb.runs.pieces import plan_pieces
+from fungi_hb.runs.runner import run_pieces
+from fungi_hb.runs.store import PieceStore
 
 logger = logging.getLogger(__name__)
 PICTURE_KEYS = ("picture_index", "picture_image", "picture_truth", "picture_predicted")

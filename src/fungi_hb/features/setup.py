@@ -7,19 +7,19 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..backbones import BackboneInfo, build_backbone
-from ..data.samples import Sample
-from ..data.transforms import AUGMENTATION
-from ..embeddings import EmbeddingExtractor
-from ..fungi import FungiConfig, FungiExtractor, FungiModel
-from ..fungi.projection import make_projection, projection_sha1
-from ..fungi.token_gradients import token_gradient_width
-from ..identity import FeatureIdentity, FungiIdentity, MemoryIdentity, ids_sha1
-from ..memory.types import FeatureFn, MemoryConfig
-from ..storage.projection_file import load_projection, save_projection
-from . import preflight
-from .jobs import EvalJob
-from .support import Support, load_support
+from fungi_hb.data.samples import Sample
+from fungi_hb.data.transforms import AUGMENTATION
+from fungi_hb.features.backbones import BackboneInfo, build_backbone
+from fungi_hb.features.embeddings import EmbeddingExtractor
+from fungi_hb.features.support import Support, load_support
+from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel
+from fungi_hb.fungi.projection import make_projection, projection_sha1
+from fungi_hb.fungi.token_gradients import token_gradient_width
+from fungi_hb.identity import FeatureIdentity, FungiIdentity, MemoryIdentity, ids_sha1
+from fungi_hb.jobs import preflight
+from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.memory.types import FeatureFn, MemoryConfig
+from fungi_hb.storage.projection_file import load_projection, save_projection
 
 logger = logging.getLogger(__name__)
 

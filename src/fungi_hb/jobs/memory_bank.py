@@ -6,24 +6,25 @@ the first process assembles them and builds the index, and the bank is committed
 
 import logging
 
-from .. import distributed
-from ..backbones import build_backbone
-from ..distributed import World
-from ..embeddings import EmbeddingExtractor
-from ..index import FileSource, build_index, save_index
-from ..jsonable import to_jsonable
-from ..memory.pieces import piece_images
-from ..precision import autocast_dtype, precision_name
-from ..storage import commit
-from ..storage.memory_files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs
-from ..storage.pieces import PieceStore
-from . import preflight, resources
-from .data_setup import prepare_data
-from .feature_setup import SUPPORT_STAGE, memory_identity, raw_identity
-from .jobs import MemoryBankJob
-from .memory_build import assemble_memory, extract_memory_pieces
-from .timer import StageTimer
-from .work import finish_work, work_key, work_root
+from fungi_hb.features.backbones import build_backbone
+from fungi_hb.features.embeddings import EmbeddingExtractor
+from fungi_hb.features.setup import SUPPORT_STAGE, memory_identity, raw_identity
+from fungi_hb.index import FileSource, build_index, save_index
+from fungi_hb.index import plan as resources
+from fungi_hb.jobs import preflight
+from fungi_hb.jobs.configs import MemoryBankJob
+from fungi_hb.jobs.data_setup import prepare_data
+from fungi_hb.jobs.timer import StageTimer
+from fungi_hb.jsonable import to_jsonable
+from fungi_hb.memory.build import assemble_memory, extract_memory_pieces
+from fungi_hb.memory.files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs
+from fungi_hb.precision import autocast_dtype, precision_name
+from fungi_hb.runs import distributed
+from fungi_hb.runs.distributed import World
+from fungi_hb.runs.pieces import piece_images
+from fungi_hb.runs.store import PieceStore
+from fungi_hb.runs.work import finish_work, work_key, work_root
+from fungi_hb.storage import commit
 
 logger = logging.getLogger(__name__)
 

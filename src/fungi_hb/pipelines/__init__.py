@@ -1,1 +1,0 @@
-"""The two jobs, callable from Python without argparse."""
