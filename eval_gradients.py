@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Evaluate dense FUNGI (or raw) features with HummingBird label transfer on Pascal VOC. See README.md."""
+"""Evaluate dense FUNGI (or raw) features with HummingBird label transfer (Pascal VOC, ADE20K or your own
+data). See README.md."""
 
 import sys
 from pathlib import Path

@@ -108,9 +108,9 @@ def test_a_download_lands_in_the_hub_cache_and_is_read_as_tensors_only(tmp_path,
 @pytest.mark.parametrize(
     "config, message",
     [
-        (BackboneConfig("dino_vitz99", "random", 64, 16), "Unknown --model"),
+        (BackboneConfig("dino_vitz99", "random", 64, 16), "Unknown `backbone.model`"),
         (BackboneConfig("dino_vits16", "random", 60, 16), "not a multiple"),
-        (BackboneConfig("dino_vits8", "random", 64, 16), "--patch-size 8"),
+        (BackboneConfig("dino_vits8", "random", 64, 16), "`backbone.patch_size` 8"),
     ],
 )
 def test_bad_backbone_settings(config, message):

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -290,3 +291,46 @@ def test_pieces_of_other_runs_are_reported_not_deleted(voc, tmp_path, caplog):
     (other / "e000-000000-000004.pth").write_bytes(b"x" * 1000)
     assert create_memory_bank.main(bank_args(voc, tmp_path)) == 0
     assert "still holds the pieces of 1 other runs" in caplog.text and other.exists()
+
+
+def test_a_damaged_piece_is_redone_and_the_bank_equals_an_uninterrupted_one(tmp_path, caplog, monkeypatch):
+    from fungi_hb.runs.store import PieceStore
+
+    data = make_synthetic_dataset(tmp_path / "voc", num_train=8, num_val=2, size=(48, 64))
+    args = [*bank_args(data, tmp_path / "out"), "--batch-size", "2", "--piece-images", "2"]
+    real_save, saved = PieceStore.save, []
+
+    def save_then_stop(store, piece, tensors):
+        real_save(store, piece, tensors)
+        saved.append(store.path(piece))
+        if len(saved) == 2:
+            raise KeyboardInterrupt  # Ctrl-C once two pieces are on disk
+
+    monkeypatch.setattr(PieceStore, "save", save_then_stop)
+    assert create_memory_bank.main(args) == 130
+    monkeypatch.setattr(PieceStore, "save", real_save)
+    damaged = bytearray(saved[0].read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes(b ^ 0xFF for b in damaged[middle : middle + 64])
+    saved[0].write_bytes(bytes(damaged))
+    caplog.clear()
+    assert create_memory_bank.main(args) == 0
+    assert "Redoing a piece" in caplog.text and "reusing 1 finished pieces" in caplog.text
+    assert (
+        create_memory_bank.main([*bank_args(data, tmp_path / "ref"), "--batch-size", "2", "--piece-images", "2"]) == 0
+    )
+    assert torch.equal(torch.load(tmp_path / "out" / "features.pth"), torch.load(tmp_path / "ref" / "features.pth"))
+
+
+def test_a_second_run_on_the_same_outputs_is_refused_in_one_line(voc, tmp_path, caplog):
+    from contextlib import ExitStack
+
+    from fungi_hb.runs import lock
+
+    out = tmp_path / "out"
+    with ExitStack() as first:  # another run holds the bank
+        lock.hold(first, {"the memory bank": out / "features.pth"})
+        message = run_bank(bank_args(voc, out), caplog)
+    assert f"Another run is writing the memory bank {out / 'features.pth'} (process {os.getpid()}" in message
+    assert "Traceback" not in message and not (out / "features.pth").exists()
+    assert create_memory_bank.main(bank_args(voc, out)) == 0  # once it has ended

@@ -1,5 +1,6 @@
 """Banks are committed as a unit: whatever happens during a save, a reader sees the whole new bank, the
-whole old one, or a one-line refusal; never a mixture."""
+whole old one, or a one-line refusal; never a mixture. A save journal is acted on only by the bank's next
+writer, and only where it names the bank's own parts."""
 
 import json
 
@@ -8,8 +9,9 @@ import torch
 
 from fungi_hb.errors import UserError
 from fungi_hb.identity import FeatureIdentity, MemoryIdentity
-from fungi_hb.memory.files import BankMeta, BankPaths, commit_bank, prepare_outputs, read_bank
-from fungi_hb.storage import commit
+from fungi_hb.memory.files import BankMeta, BankPaths, bank_transaction, read_bank, write_sidecar
+from fungi_hb.storage import transaction
+from fungi_hb.storage.atomic import STAGED, remove_leftovers, sibling
 from fungi_hb.storage.matrix_file import write_matrix
 
 IDENTITY = MemoryIdentity(
@@ -25,15 +27,12 @@ IDENTITY = MemoryIdentity(
 
 def save_bank(paths: BankPaths, value: float, rows: int = 8) -> BankMeta:
     """A bank whose every feature is ``value`` (so old and new banks are told apart)."""
-    prepare_outputs(paths)
-    token = commit.new_token()
-    staged = {role: commit.staged_path(path, token) for role, path in paths.parts().items()}
-    write_matrix(staged["features"], rows, 4, torch.float32, [torch.full((rows, 4), value)])
-    write_matrix(staged["labels"], rows, 3, torch.float32, [torch.full((rows, 3), value)])
-    staged["index"].mkdir()
-    (staged["index"] / "fungi_index.json").write_text(json.dumps({"value": value}))
-    meta = BankMeta(f"id{value}", IDENTITY, rows, 4, 3)
-    return commit_bank(paths, staged, meta)
+    with bank_transaction(paths) as staged:
+        write_matrix(staged["features"], rows, 4, torch.float32, [torch.full((rows, 4), value)])
+        write_matrix(staged["labels"], rows, 3, torch.float32, [torch.full((rows, 3), value)])
+        staged["index"].mkdir()
+        (staged["index"] / "fungi_index.json").write_text(json.dumps({"value": value, "memory_id": f"id{value}"}))
+        return write_sidecar(paths, staged, BankMeta(f"id{value}", IDENTITY, rows, 4, 3))
 
 
 @pytest.fixture()
@@ -54,17 +53,17 @@ def test_a_committed_bank_reads_back_whole(paths):
 
 def test_a_kill_before_the_journal_leaves_the_old_bank(paths):
     save_bank(paths, 1.0)
-    token = commit.new_token()  # a second save staged its parts, then died before committing
-    write_matrix(commit.staged_path(paths.features, token), 8, 4, torch.float32, [torch.full((8, 4), 2.0)])
+    token = transaction.new_token()  # a second save staged its parts, then died before committing
+    write_matrix(sibling(paths.features, STAGED, token), 8, 4, torch.float32, [torch.full((8, 4), 2.0)])
     assert read_bank(paths, "fix", allow_published=False).memory_id == "id1.0" and features_of(paths) == 1.0
-    prepare_outputs(paths)  # the next writer clears the leftovers
-    assert not list(paths.features.parent.glob(".*staged*"))
+    save_bank(paths, 3.0)  # the next writer clears the leftovers
+    assert not list(paths.features.parent.glob(".*staged*")) and features_of(paths) == 3.0
 
 
 @pytest.mark.parametrize("moves_done", [0, 1, 2, 3])
-def test_a_kill_during_the_moves_is_finished_by_the_next_reader(paths, monkeypatch, moves_done):
+def test_a_kill_during_the_moves_is_refused_by_readers_and_finished_by_the_next_writer(paths, monkeypatch, moves_done):
     save_bank(paths, 1.0)
-    real, calls = commit._replace, []
+    real, calls = transaction._replace, []
 
     def dies_after_some_moves(staged, final):
         if len(calls) == moves_done:
@@ -72,12 +71,15 @@ def test_a_kill_during_the_moves_is_finished_by_the_next_reader(paths, monkeypat
         calls.append(final)
         real(staged, final)
 
-    monkeypatch.setattr(commit, "_replace", dies_after_some_moves)
+    monkeypatch.setattr(transaction, "_replace", dies_after_some_moves)
     with pytest.raises(KeyboardInterrupt):
         save_bank(paths, 2.0)
-    monkeypatch.setattr(commit, "_replace", real)
+    monkeypatch.setattr(transaction, "_replace", real)
     assert paths.journal.exists()
-    meta = read_bank(paths, "fix", allow_published=False)  # replays the journal
+    with pytest.raises(UserError, match="was being saved when a run stopped.*Rerun the command that saves it"):
+        read_bank(paths, "fix", allow_published=False)
+    transaction.recover(paths.journal, [*paths.parts().values(), paths.meta])  # what the next writer does first
+    meta = read_bank(paths, "fix", allow_published=False)
     assert meta.memory_id == "id2.0" and features_of(paths) == 2.0
     assert float(torch.load(paths.labels)[0, 0]) == 2.0
     assert json.loads((paths.index / "fungi_index.json").read_text())["value"] == 2.0
@@ -135,7 +137,7 @@ def test_a_staged_part_killed_while_written_is_removed(paths):
     save_bank(paths, 1.0)
     half = paths.features.with_name(f"..{paths.features.name}.staged-abc123.tmp-42")
     half.write_bytes(b"part of a features file")
-    commit.remove_staged(paths.features)
+    remove_leftovers(paths.features)
     assert not half.exists() and paths.features.exists()
 
 
@@ -150,5 +152,101 @@ def test_a_piece_copied_over_another_is_refused(tmp_path):
     store.save(second, {"features": torch.ones(2, 3)})
     assert torch.equal(store.load(second)["features"], torch.ones(2, 3))
     store.path(second).write_bytes(store.path(first).read_bytes())  # same job, wrong place
-    with pytest.raises(UserError, match=f"holds piece {first.name}, not {second.name}"):
+    with pytest.raises(ValueError, match=f"holds piece {first.name}, not {second.name}"):
         store.load(second)
+
+
+def test_a_journal_naming_files_outside_the_bank_is_never_acted_on(paths, tmp_path):
+    """A shared bank with a planted journal: reading it moves nothing, and its writer refuses the journal."""
+    save_bank(paths, 1.0)
+    victim = tmp_path.parent / (tmp_path.name + "_victim")
+    (victim / "dir").mkdir(parents=True)
+    (victim / "keep.txt").write_text("mine")
+    (victim / "dir" / "inside.txt").write_text("mine too")
+    planted = [
+        {"moves": [[str(victim / "keep.txt"), str(tmp_path / "stolen.txt")]]},  # the old format, absolute paths
+        {"format": transaction.JOURNAL_FORMAT, "token": "0123456789ab", "parts": [str(victim / "dir")]},
+        {"format": transaction.JOURNAL_FORMAT, "token": "0123456789ab", "parts": [f"../{victim.name}/dir"]},
+        {"format": transaction.JOURNAL_FORMAT, "token": "../../x", "parts": ["features.pth"]},
+    ]
+    for record in planted:
+        paths.journal.write_text(json.dumps(record))
+        with pytest.raises(UserError, match="was being saved when a run stopped"):
+            read_bank(paths, "fix", allow_published=True)
+        with pytest.raises(ValueError, match="journal .* (is damaged|names .* not a part of what this run writes)"):
+            save_bank(paths, 2.0)
+        assert (victim / "keep.txt").read_text() == "mine" and (victim / "dir" / "inside.txt").read_text() == "mine too"
+        assert not (tmp_path / "stolen.txt").exists() and features_of(paths) == 1.0
+
+
+def test_a_journal_left_half_written_is_cleared_by_the_next_writer(paths):
+    save_bank(paths, 1.0)
+    half = sibling(paths.journal, ".tmp-", "deadbeef")  # killed while the journal itself was written
+    half.write_text('{"format": ')
+    save_bank(paths, 2.0)
+    assert not half.exists() and features_of(paths) == 2.0
+
+
+def test_a_damaged_piece_is_caught_by_its_checksum_and_redone(tmp_path, caplog):
+    from fungi_hb.runs.pieces import plan_pieces
+    from fungi_hb.runs.store import PieceStore
+
+    store = PieceStore(tmp_path, "bank-0123", {"what": "test"})
+    store.create()
+    (piece,) = plan_pieces(4, 1, 4)
+    store.save(piece, {"features": torch.arange(4000.0).reshape(1000, 4)})
+    assert store.reusable(piece)
+    data = bytearray(store.path(piece).read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # 64 bytes flipped to zero in the middle of the tensor data
+    store.path(piece).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match its checksum|cannot be read"):
+        store.load(piece)
+    assert not store.reusable(piece) and not store.path(piece).exists()
+    assert "Redoing a piece" in caplog.text
+    store.save(piece, {"features": torch.zeros(3)})  # zeroed tensors saved under the old checksum
+    content = torch.load(store.path(piece), weights_only=True)
+    content["tensors"]["features"] = torch.ones(3)
+    torch.save(content, store.path(piece))
+    assert not store.reusable(piece)
+
+
+def test_a_second_run_on_the_same_outputs_is_refused_until_the_first_ends(tmp_path):
+    from contextlib import ExitStack
+
+    from fungi_hb.runs import lock
+
+    target = tmp_path / "features.pth"
+    with ExitStack() as first:
+        lock.hold(first, {"the memory bank": target})
+        with pytest.raises(UserError, match=r"Another run is writing the memory bank \(process \d+ on .*pytest"):
+            with ExitStack() as second:
+                lock.hold(second, {"the memory bank": target})
+    with ExitStack() as third:  # released: taken again
+        lock.hold(third, {"the memory bank": target})
+    assert not lock.lock_path(target).exists()
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.json"
+    code = (
+        "import fcntl, sys; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); f.write('{}'); f.flush(); "
+        "print('locked', flush=True); sys.stdin.read()"
+    )
+    from fungi_hb.runs import lock
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(lock.lock_path(target))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(UserError, match="a process that left no note"):
+        lock.Lock(target, "it").acquire()
+    holder.kill()
+    holder.wait()
+    lock.Lock(target, "it").acquire().release()  # the dead process's lock is taken over

@@ -60,7 +60,7 @@ def test_dataset_can_be_forced_and_unknown_layouts_are_refused(tmp_path):
     root = make_synthetic_dataset(tmp_path / "voc", num_train=2, num_val=1)
     with pytest.raises(UserError, match="does not hold ade20k"):
         open_dataset(root, "ade20k")
-    with pytest.raises(UserError, match="Unknown --dataset"):
+    with pytest.raises(UserError, match="Unknown `data.dataset`"):
         open_dataset(root, "cityscapes")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="none of the known layouts"):

@@ -66,7 +66,7 @@ def test_leaves_too_sparse_for_k_are_warned_about_at_build_time(caplog):
     with caplog.at_level(logging.WARNING):
         build_index(data, IndexConfig(num_neighbors=30, num_leaves=512, num_leaves_to_search=32))
     assert "The 32 leaves searched per query hold about 32 of the 200 points, for k = 30" in caplog.text
-    assert "--index-backend exact" in caplog.text
+    assert "`index.backend` exact" in caplog.text
 
 
 def test_exact_index_folder_holds_no_copy_and_searches_the_memory_it_is_given(tmp_path):
@@ -108,7 +108,7 @@ def test_auto_backend_falls_back_to_exact_without_scann(monkeypatch, caplog):
     with caplog.at_level(logging.WARNING):
         index = build_index(clustered(50, 4), IndexConfig(backend="auto", num_neighbors=3))
     assert index.name == "exact" and "ScaNN is not installed" in caplog.text
-    with pytest.raises(UserError, match="Unknown --index-backend"):
+    with pytest.raises(UserError, match="Unknown `index.backend`"):
         registry.resolve_backend("faiss")
 
 
@@ -163,5 +163,5 @@ def test_fewer_reordering_candidates_than_neighbours_is_refused_up_front():
     from fungi_hb.index.plan import plan_index
 
     config = IndexConfig(backend="scann", num_neighbors=30, num_reordering_candidates=3)
-    with pytest.raises(UserError, match="--num-reordering-candidates 3 is below --num-neighbors 30"):
+    with pytest.raises(UserError, match="`index.num_reordering_candidates` 3 is below `index.num_neighbors` 30"):
         plan_index(config, 10_000, 64, "support")

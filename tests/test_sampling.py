@@ -86,10 +86,23 @@ def test_memory_size_too_small_or_too_large_is_refused():
         patches_per_image(10_000, 10, 1, 16)
 
 
-def test_memory_larger_than_ram_is_refused_early(monkeypatch):
-    from fungi_hb.jobs import preflight
+def test_the_index_plan_takes_leaner_builds_when_ram_is_short_then_refuses(monkeypatch, caplog):
+    """The live RAM fallback chain: the published build when it fits, the leanest that fits otherwise (with a
+    warning), and a one-line refusal naming what would fit when nothing does."""
+    from fungi_hb.index import BACKENDS, IndexConfig, plan
 
-    monkeypatch.setattr(preflight, "available_ram_bytes", lambda: 2**30)
-    with pytest.raises(UserError, match="Lower --memory-size"):
-        preflight.check_fits_in_ram(10_240_000, 768, 21)
-    preflight.check_fits_in_ram(1000, 768, 21)
+    config = IndexConfig(backend="scann", num_neighbors=5)
+    rows, dim = 1_000_000, 768
+    needs = {c: BACKENDS["scann"].host_bytes(rows, dim, c) for c in plan._candidates(config)}
+    monkeypatch.setattr(plan, "process_rss_bytes", lambda: 0)
+    monkeypatch.setattr(plan, "available_ram_bytes", lambda: plan.WORKING_MARGIN + max(needs.values()))
+    published = plan.plan_index(config, rows, dim, "support")
+    assert (published.build, published.reorder_precision) == ("in-memory", "float32")
+    lean = min(needs.values())
+    monkeypatch.setattr(plan, "available_ram_bytes", lambda: plan.WORKING_MARGIN + lean)
+    choice = plan.plan_index(config, rows, dim, "support")
+    assert needs[choice] == lean and choice.build == "streamed"
+    assert "does not fit in RAM the published way" in caplog.text
+    monkeypatch.setattr(plan, "available_ram_bytes", lambda: plan.WORKING_MARGIN + lean - 1)
+    with pytest.raises(UserError, match="does not fit in RAM .* rows would fit"):
+        plan.plan_index(config, rows, dim, "support")

@@ -13,7 +13,7 @@ from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
 from fungi_hb.evaluation.pictures import GAP
 from fungi_hb.index import load_index
-from fungi_hb.memory.files import BankPaths, commit_bank, read_bank
+from fungi_hb.memory.files import BankPaths, bank_transaction, read_bank, write_sidecar
 
 pytestmark = pytest.mark.slow
 
@@ -99,11 +99,11 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
     shutil.copytree(memory_dir, shuffled)
     paths = BankPaths.in_folder(shuffled)
     labels = torch.load(paths.labels)
-    torch.save(labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))], tmp_path / "l.pth")
     meta = read_bank(paths, "", allow_published=False)
-    commit_bank(
-        paths, {"features": shutil.copy(paths.features, tmp_path / "f.pth"), "labels": tmp_path / "l.pth"}, meta
-    )
+    with bank_transaction(paths) as staged:
+        torch.save(labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))], staged["labels"])
+        shutil.copy(paths.features, staged["features"])
+        write_sidecar(paths, staged, meta)
     args = eval_args(
         synthetic_voc,
         tmp_path,

@@ -3,7 +3,6 @@ checked by every loader. Two artifacts with equal identities are interchangeable
 named field by field when an artifact is refused."""
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +67,6 @@ class MemoryIdentity:
 
 def identity_json(identity: Any) -> dict:
     return to_jsonable(identity)
-
-
-def digest(identity: Any) -> str:
-    """A short stable hash of an identity (for file names and quick comparisons)."""
-    text = json.dumps(identity_json(identity), sort_keys=True)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def ids_sha1(ids: list[str]) -> str:

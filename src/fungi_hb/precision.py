@@ -8,11 +8,11 @@ logger = logging.getLogger(__name__)
 
 
 def autocast_dtype(device: torch.device, use_fp16: bool) -> torch.dtype | None:
-    """bfloat16 autocast on CUDA when ``--use-fp16`` is given; float32 (None) otherwise."""
+    """bfloat16 autocast on CUDA when ``runtime.use_fp16`` is given; float32 (None) otherwise."""
     if not use_fp16:
         return None
     if device.type != "cuda":
-        logger.warning("--use-fp16 has no effect on the CPU: running in float32.")
+        logger.warning("`runtime.use_fp16` has no effect on the CPU: running in float32.")
         return None
     return torch.bfloat16
 

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-bank-labels",
         type=Path,
         default=Path("support_index/labels.pth"),
-        help="Patch labels [M, 21] (a plain tensor).",
+        help="Patch labels [M, C], C the number of classes of the dataset (21 for Pascal VOC; a plain tensor).",
     )
     out.add_argument("--scann-index", type=Path, default=Path("support_index/index"), help="Index folder.")
     flags.add_runtime_flags(parser)
@@ -55,6 +55,4 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     job = job_from_args(args)
-    return run_main(
-        lambda world: run_memory_bank(job, world), args.log_level, flags.job_work_dir(args, args.memory_bank)
-    )
+    return run_main(lambda world: run_memory_bank(job, world), args.log_level, job.work_folder())

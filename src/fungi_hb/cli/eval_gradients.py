@@ -156,4 +156,4 @@ def main(argv: list[str] | None = None) -> int:
         if results is not None:
             logger.info("mIoU: %.2f%%", results["miou_percent"])
 
-    return run_main(run, args.log_level, flags.job_work_dir(args, args.output or args.save_eval_memory))
+    return run_main(run, args.log_level, job.work_folder())

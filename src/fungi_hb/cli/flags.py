@@ -7,10 +7,10 @@ from fungi_hb.data.datasets.registry import DATASETS
 from fungi_hb.data.samples import DataConfig
 from fungi_hb.data.transforms import PUBLISHED_STD, TransformConfig
 from fungi_hb.features.backbones import BackboneConfig
+from fungi_hb.index import BACKENDS
 from fungi_hb.index.base import BUILDS, PRECISIONS, IndexConfig
 from fungi_hb.jobs.configs import Runtime
 from fungi_hb.memory.types import MemoryConfig
-from fungi_hb.runs.work import work_root
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -51,6 +51,17 @@ def seed(text: str) -> int:
     value = non_negative_int(text)
     if value >= 2**63:
         raise argparse.ArgumentTypeError(f"must be below 2**63, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
 
 
@@ -152,7 +163,7 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
     group = parser.add_argument_group("nearest-neighbour index (ScaNN flags as published)")
     group.add_argument(
         "--index-backend",
-        choices=("auto", "scann", "exact"),
+        choices=("auto", *BACKENDS),
         default="auto",
         help="scann (the paper), exact (brute force: deterministic, on the GPU if there), or auto: scann where "
         "installed (Linux x86-64), else exact.",
@@ -167,7 +178,7 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
     )
     group.add_argument(
         "--anisotropic-quantization-threshold",
-        type=float,
+        type=finite_float,
         default=0.2,
         help="ScaNN anisotropic quantisation threshold.",
     )
@@ -285,8 +296,3 @@ def runtime(args: argparse.Namespace) -> Runtime:
         piece_images=args.piece_images,
         dist_timeout_minutes=args.dist_timeout_minutes,
     )
-
-
-def job_work_dir(args: argparse.Namespace, anchor: Path | None) -> Path:
-    """The work folder the job will use (for messages about resuming)."""
-    return work_root(args.work_dir, anchor)

@@ -3,15 +3,15 @@
 
 import logging
 import signal
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from fungi_hb.cli.fields import flag_names, render
 from fungi_hb.errors import UserError
 from fungi_hb.log import setup_logging
-from fungi_hb.runs import distributed
+from fungi_hb.runs import distributed, work
 from fungi_hb.runs.distributed import World, world_from_env
 
 logger = logging.getLogger("fungi_hb")
@@ -25,27 +25,11 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
-def _note_failure(folder: Path, world: World, message: str) -> None:
-    """Leave a line for the first process, which reports failures of the others."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"rank-{world.rank}.txt").write_text(message + "\n")
-    except OSError:
-        pass
-
-
-def _failures(folder: Path, since: float) -> list[str]:
-    if not folder.is_dir():
-        return []
-    notes = [p for p in sorted(folder.glob("rank-*.txt")) if p.stat().st_mtime >= since]
-    return [f"process {p.stem.removeprefix('rank-')}: {p.read_text().strip()}" for p in notes]
-
-
 def _one_line(exc: Exception) -> str | None:
     """What to tell the user, in one line, about an exception that is theirs to fix (bad input, a failed
     file operation, too little memory); None for anything else (a bug: its traceback is shown)."""
     if isinstance(exc, UserError):
-        return str(exc)
+        return render(str(exc))
     if isinstance(exc, OSError):  # a full disk, a quota, a read-only or vanished folder, a failing drive
         where = f" ({exc.filename})" if exc.filename else ""
         reason = exc.strerror or str(exc) or type(exc).__name__
@@ -67,25 +51,25 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path) -> 
     interrupted, 143 when stopped by torchrun after another process failed."""
     world = world_from_env()
     setup_logging(log_level, world.rank)
-    failures = work_dir / "failures"
-    started = time.time() - 60
+    started = work.started_at()
     if world.distributed:
         signal.signal(signal.SIGTERM, _terminate)
     resume = f"Finished pieces are kept in {work_dir}: rerun the same command to resume."
     try:
-        job(world)
+        with flag_names():
+            job(world)
     except KeyboardInterrupt:
         logger.error("Interrupted. %s", resume if work_dir.is_dir() else "Nothing was written.")
         return 130
     except Terminated:
         if world.is_main:
-            reasons = _failures(failures, started) or ["another process stopped (see its messages above)"]
+            reasons = work.failures(work_dir, started, world) or ["another process stopped (see its messages above)"]
             logger.error("The job was stopped because %s. %s", "; ".join(reasons), resume)
         return 143
     except Exception as exc:
         message = _one_line(exc)
         if world.distributed:
-            _note_failure(failures, world, message or f"{type(exc).__name__}: {exc}")
+            work.note_failure(work_dir, world, message or f"{type(exc).__name__}: {exc}")
         if message is None:
             raise
         logger.debug("Traceback", exc_info=True)

@@ -77,7 +77,7 @@ def subset_ids(ids: list[str], num_samples: int | None, seed: int) -> list[str]:
     """A random subset of ``num_samples`` ids that depends on the seed alone (quirk 4)."""
     if num_samples is None or num_samples >= len(ids):
         if num_samples is not None:
-            logger.warning("--num-train-samples %d >= %d available: using all.", num_samples, len(ids))
+            logger.warning("`data.num_train_samples` %d >= %d available: using all.", num_samples, len(ids))
         return list(ids)
     return sorted(random.Random(seed).sample(sorted(ids), num_samples))
 
@@ -96,7 +96,7 @@ def resolve_samples(ids: list[str], split: Split, suffixes: tuple[str, ...], wha
     if outside:
         raise UserError(
             f"{len(outside)} {what} ids point outside the dataset folders, e.g. {outside[0]!r}. Ids are file "
-            "names without extension inside --data-dir; fix the list."
+            "names without extension inside `data.data_dir`; fix the list."
         )
     samples, missing = [], []
     for image_id in ids:

@@ -58,7 +58,7 @@ def render_image(
 class _Plan:
     """Where one layout puts things, and how its masks look."""
 
-    root: Path  # what to pass as --data-dir
+    root: Path  # what to pass as `data.data_dir`
     images: tuple[Path, Path]  # train, val image folders
     masks: tuple[Path, Path]  # train, val mask folders
     lists: tuple[Path | None, Path | None]  # train, val list files (None: the folder is the list)
@@ -110,7 +110,7 @@ def make_synthetic_dataset(
     num_classes: int = 7,
     seed: int = 0,
 ) -> Path:
-    """Write a synthetic dataset and return the folder to pass as ``--data-dir``.
+    """Write a synthetic dataset and return the folder to pass as ``data.data_dir``.
 
     Args:
         root: output folder.
@@ -142,8 +142,3 @@ def make_synthetic_dataset(
         (plan.root / "classes.txt").write_text("".join(f"class{c}\n" for c in range(num_classes)))
     logger.info("Wrote a synthetic %s-layout dataset (%d train, %d val) to %s", layout, num_train, num_val, plan.root)
     return plan.root
-
-
-def make_synthetic_voc(root: Path, num_train: int = 24, num_val: int = 8, layout: str = "seed", **kwargs) -> Path:
-    """A synthetic Pascal VOC (``layout`` "seed" or "vocdevkit")."""
-    return make_synthetic_dataset(root, num_train, num_val, layout, **kwargs)

@@ -1,16 +1,12 @@
-"""HummingBird evaluation: retrieve, transfer labels, upsample, score (method section 7).
-
-Streams: each batch becomes a C x C confusion matrix and nothing else is kept.
-"""
+"""HummingBird prediction: retrieve, transfer labels, upsample (method section 7); scoring is in ``miou``."""
 
 import logging
-from typing import Iterable
+from dataclasses import dataclass
 
 import torch
 
 from fungi_hb.data.segmentation import Batch
 from fungi_hb.evaluation.label_transfer import transfer_labels, upsample_predictions
-from fungi_hb.evaluation.miou import confusion_matrix
 from fungi_hb.index.base import NeighborIndex
 from fungi_hb.memory.types import FeatureFn, Memory
 
@@ -44,36 +40,22 @@ def predict_batch(
     return upsample_predictions(scores.reshape(batch, grid, grid, -1), input_size)  # (B, S, S)
 
 
-def predict_images(
-    batch: Batch,
-    extract: FeatureFn,
-    memory: Memory,
-    index: NeighborIndex,
-    temperature: float,
-    grid: int,
-    input_size: int,
-    device: torch.device,
-) -> torch.Tensor:
-    """[B, S, S] predicted class ids of a batch of validation images."""
-    queries = torch.nn.functional.normalize(extract(batch.images, batch.seeds).float(), dim=-1).to(device)  # (B, P, D)
-    ids = index.search(queries.flatten(0, 1))  # (B*P, k)
-    return predict_batch(queries, ids, memory, temperature, grid, input_size)  # (B, S, S)
+@dataclass(frozen=True)
+class Predictor:
+    """HummingBird on validation images: their patch features, the memory rows they retrieve, the labels
+    transferred from those rows, upsampled to pixels."""
 
+    extract: FeatureFn  # images [B, 3, S, S], seeds -> patch features [B, P, D]
+    memory: Memory  # features [M, D] (next to the index) and labels [M, C]
+    index: NeighborIndex  # over memory.features, returning k neighbours
+    temperature: float  # label-transfer temperature
+    grid: int  # G
+    input_size: int  # S
+    device: torch.device
 
-def evaluate(
-    batches: Iterable[Batch],
-    extract: FeatureFn,
-    memory: Memory,
-    index: NeighborIndex,
-    temperature: float,
-    grid: int,
-    input_size: int,
-    device: torch.device,
-) -> torch.Tensor:
-    """Confusion matrix [C, C] (rows ground truth) over all validation pixels not marked 255."""
-    num_classes = memory.labels.shape[1]
-    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    for batch in batches:
-        predicted = predict_images(batch, extract, memory, index, temperature, grid, input_size, device)
-        confusion += confusion_matrix(batch.masks[:, 0].to(device), predicted, num_classes).cpu()
-    return confusion
+    def __call__(self, batch: Batch) -> torch.Tensor:
+        """[B, S, S] predicted class ids of a batch of validation images."""
+        features = self.extract(batch.images, batch.seeds).float()  # (B, P, D)
+        queries = torch.nn.functional.normalize(features, dim=-1).to(self.device)  # (B, P, D)
+        ids = self.index.search(queries.flatten(0, 1))  # (B*P, k)
+        return predict_batch(queries, ids, self.memory, self.temperature, self.grid, self.input_size)  # (B, S, S)

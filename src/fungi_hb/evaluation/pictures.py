@@ -4,6 +4,7 @@ dataset's palette; pixels the ground truth ignores (255) are drawn in the palett
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,30 @@ from fungi_hb.storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 GAP = 4  # white pixels between the three panels
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """What is pictured of some validation images, in the order of ``index``."""
+
+    index: torch.Tensor  # [n] positions in the validation list
+    image: torch.Tensor  # [n, 3, S, S] uint8, as the backbone saw it
+    truth: torch.Tensor  # [n, S, S] class ids (255 ignored)
+    predicted: torch.Tensor  # [n, S, S] uint8 predicted ids, before matching
+
+    def as_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"picture_{name}": getattr(self, name) for name in ("index", "image", "truth", "predicted")}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> "Pictures | None":
+        """The pictures saved in a piece's tensors (None when it holds none)."""
+        if "picture_index" not in tensors:
+            return None
+        return cls(*(tensors[f"picture_{name}"] for name in ("index", "image", "truth", "predicted")))
+
+    def in_order(self) -> "Pictures":
+        order = torch.argsort(self.index)
+        return Pictures(self.index[order], self.image[order], self.truth[order], self.predicted[order])
 
 
 def to_uint8_image(images: torch.Tensor, transform: TransformConfig) -> torch.Tensor:

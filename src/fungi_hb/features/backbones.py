@@ -1,7 +1,7 @@
 """Backbones by explicit name: the DINO hub names and any timm ViT, with their weights.
 
-Weights are found in this order: ``--weights PATH`` (an official DINO checkpoint, a plain state dict
-or a timm checkpoint); the torch hub cache; a download when online. ``--weights random`` builds a
+Weights are found in this order: ``backbone.weights`` = PATH (an official DINO checkpoint, a plain state dict
+or a timm checkpoint); the torch hub cache; a download when online. ``backbone.weights`` = random builds a
 randomly initialised backbone for tests and demos.
 """
 
@@ -83,7 +83,7 @@ def _architecture(model: str) -> str:
     if timm.is_model(model.split(".")[0]):
         return model
     raise UserError(
-        f"Unknown --model {model!r}. Use one of {', '.join(known_models())} or a timm ViT name "
+        f"Unknown `backbone.model` {model!r}. Use one of {', '.join(known_models())} or a timm ViT name "
         "(see timm.list_models('vit_*'))."
     )
 
@@ -134,7 +134,7 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
     if missing or unexpected or wrong_shape:
         raise UserError(
             f"The weights in {source} do not fit this architecture: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}, wrong shape {wrong_shape[:5]}. Check that --model names "
+            f"unexpected {unexpected[:5]}, wrong shape {wrong_shape[:5]}. Check that `backbone.model` names "
             "the architecture the checkpoint was trained with."
         )
     backbone.load_state_dict(state, strict=True)
@@ -142,7 +142,9 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
 
 def _read_checkpoint(path: Path) -> object:
     """Tensors only (no arbitrary pickled code); DINO's full checkpoints also hold an argparse Namespace."""
-    return read_torch_file(path, "checkpoint", "Download it again, or pass another --weights.", allow_namespace=True)
+    return read_torch_file(
+        path, "checkpoint", "Download it again, or pass another `backbone.weights`.", allow_namespace=True
+    )
 
 
 def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], str]:
@@ -153,7 +155,7 @@ def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], 
         except Exception as exc:
             raise UserError(
                 f"Could not get pretrained weights for {config.model} from the timm hub ({exc}). "
-                "Offline, pass --weights PATH to a checkpoint file, or --weights random."
+                "Offline, pass `backbone.weights` PATH to a checkpoint file, or `backbone.weights` random."
             ) from exc
         return model.state_dict(), f"timm hub: {config.model}"
     stem = DINO_BACKBONES[config.model].checkpoint_stem
@@ -167,8 +169,8 @@ def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], 
     except Exception as exc:
         raise UserError(
             f"No weights for {config.model}: not in the hub cache and the download failed ({exc}). "
-            f"Download {url} and either put it at {cached} or pass --weights PATH "
-            "(or --weights random for a randomly initialised backbone)."
+            f"Download {url} and either put it at {cached} or pass `backbone.weights` PATH "
+            "(or `backbone.weights` random for a randomly initialised backbone)."
         ) from exc
     return extract_state_dict(_read_checkpoint(cached)), url
 
@@ -181,25 +183,25 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
     ``seed`` initialises random weights."""
     if config.input_size > MAX_INPUT_SIZE:
         raise UserError(
-            f"--input-size {config.input_size} is beyond {MAX_INPUT_SIZE} px (the paper uses 512): the token "
+            f"`backbone.input_size` {config.input_size} is beyond {MAX_INPUT_SIZE} px (the paper uses 512): the token "
             "count, and the memory of attention, grow with its square. Use a smaller size."
         )
     architecture = _architecture(config.model)
     if config.input_size % config.patch_size != 0:
         raise UserError(
-            f"--input-size {config.input_size} is not a multiple of --patch-size {config.patch_size}."
+            f"`backbone.input_size` {config.input_size} is not a multiple of `backbone.patch_size` {config.patch_size}."
             f" Use e.g. {config.input_size // config.patch_size * config.patch_size}."
         )
     torch.manual_seed(seed)  # timm initialises from the global generator
     try:
         backbone = timm.create_model(architecture, pretrained=False, num_classes=0, img_size=config.input_size)
     except TypeError as exc:
-        raise UserError(f"--model {config.model} is not a ViT that takes img_size: {exc}") from exc
+        raise UserError(f"`backbone.model` {config.model} is not a ViT that takes img_size: {exc}") from exc
     model_patch = backbone.patch_embed.patch_size[0]
     if model_patch != config.patch_size:
         raise UserError(
-            f"--patch-size {config.patch_size} does not match {config.model}, whose patches are "
-            f"{model_patch} px. Use --patch-size {model_patch}."
+            f"`backbone.patch_size` {config.patch_size} does not match {config.model}, whose patches are "
+            f"{model_patch} px. Use `backbone.patch_size` {model_patch}."
         )
     grid = config.grid
     if config.weights == "random":
@@ -208,7 +210,8 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
     elif config.weights is not None:
         path = Path(config.weights)
         if not path.is_file():
-            raise UserError(f"--weights {path} does not exist. Give the checkpoint file's path.")
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise UserError(f"`backbone.weights` {path} {what}. Give the checkpoint file's path.")
         source = str(path.resolve())
         load_weights(backbone, extract_state_dict(_read_checkpoint(path)), grid, source)
     else:

@@ -10,7 +10,7 @@ import torch
 
 from fungi_hb.errors import UserError
 from fungi_hb.identity import FeatureIdentity, differences
-from fungi_hb.index import NeighborIndex, load_index
+from fungi_hb.index import NeighborIndex, index_belongs, load_index
 from fungi_hb.memory.files import BankPaths, read_bank
 from fungi_hb.storage.torch_files import read_matrix
 
@@ -47,19 +47,19 @@ def load_support(
     if they come from other training images than ``train_ids_sha1`` (this run's)."""
     if features_path is None or index_path is None:
         raise UserError(
-            "FUNGI features need the support index: pass --memory-bank and --scann-index "
-            "made by create_memory_bank.py (or use --features embeddings)."
+            "FUNGI features need the support index: set `support_features` and `support_index` "
+            "made by create_memory_bank.py (or use `features` embeddings)."
         )
     fix = (
-        "Rebuild the support index with create_memory_bank.py and the same --model, --weights, --input-size, "
-        "--image-std and --seed."
+        "Rebuild the support index with create_memory_bank.py and the same `backbone.model`, `backbone.weights`, "
+        "`backbone.input_size`, `transform.std` and `seed`."
     )
     meta = read_bank(BankPaths(Path(features_path), None, Path(index_path)), fix, allow_published=True)
-    features = read_matrix(features_path, "support memory (--memory-bank)", fix, mmap=True)  # (Ms, E), mapped
+    features = read_matrix(features_path, "support memory (`support_features`)", fix, mmap=True)  # (Ms, E), mapped
     if features.shape[1] != embed_dim:
         raise UserError(
             f"The support memory {features_path} has {features.shape[1]} dims but {expected.model} gives "
-            f"{embed_dim}. Build it with the same --model."
+            f"{embed_dim}. Build it with the same `backbone.model`."
         )
     if meta is not None:
         diffs = differences(meta.identity.features, expected)
@@ -71,13 +71,13 @@ def load_support(
             logger.warning(
                 "The support memory %s was built from other training images (dataset %s there) than this run "
                 "uses: negatives come from those images. The paper draws them from the same training images; "
-                "build the support index with this run's --data-dir and training list for that.",
+                "build the support index with this run's `data.data_dir` and training list for that.",
                 features_path,
                 meta.identity.dataset,
             )
     index, index_meta = load_index(index_path, device, features)
     memory_id = meta.memory_id if meta is not None else None
-    if index_meta.get("memory_id") != memory_id:
+    if not index_belongs(index_path, memory_id):
         raise UserError(f"The index {index_path} was not built from {features_path}. {fix}")
     for key, value in (("size", features.shape[0]), ("dim", features.shape[1])):
         if index_meta.get(key) not in (None, value):

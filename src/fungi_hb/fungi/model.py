@@ -9,7 +9,7 @@ from torch import nn
 class FungiModel(nn.Module):
     """``backbone`` (features [B, T, E] from ``forward_features``) and ``fc = Linear(E, latent_dim)``.
 
-    Layer paths (``--gradients-layer``) are relative to this module, so the published
+    Layer paths (``fungi.gradients_layer``) are relative to this module, so the published
     ``backbone.blocks.11.attn.proj`` names block 11's attention output projection. Every parameter is
     frozen: gradients are taken with respect to one layer's output only.
     """

@@ -4,7 +4,15 @@ A backend is one file with a ``NeighborIndex`` subclass plus one line in ``regis
 """
 
 from fungi_hb.index.base import IndexConfig, NeighborIndex
-from fungi_hb.index.registry import BACKENDS, build_index, load_index, read_index_meta, resolve_backend, save_index
+from fungi_hb.index.registry import (
+    BACKENDS,
+    build_index,
+    index_belongs,
+    load_index,
+    read_index_meta,
+    resolve_backend,
+    save_index,
+)
 from fungi_hb.index.source import FeatureSource, FileSource, TensorSource
 
 __all__ = [
@@ -15,6 +23,7 @@ __all__ = [
     "NeighborIndex",
     "TensorSource",
     "build_index",
+    "index_belongs",
     "load_index",
     "read_index_meta",
     "resolve_backend",

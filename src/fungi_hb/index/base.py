@@ -35,7 +35,7 @@ class NeighborIndex(ABC):
     """Top-k search by dot product over the rows of a memory.
 
     Attributes:
-        name: the backend's name (``--index-backend``), also written to the index folder.
+        name: the backend's name (``index.backend``), also written to the index folder.
         k: neighbours returned when ``search`` is not told otherwise (None only for an index of the
             published code before it has been asked).
         size, dim: rows and width of the indexed memory.

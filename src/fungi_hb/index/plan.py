@@ -50,10 +50,17 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
     config = replace(config, backend=resolve_backend(config.backend, rows))
     if config.backend == "scann" and config.num_reordering_candidates < config.num_neighbors:
         raise UserError(
-            f"--num-reordering-candidates {config.num_reordering_candidates} is below --num-neighbors "
+            f"`index.num_reordering_candidates` {config.num_reordering_candidates} is below `index.num_neighbors` "
             f"{config.num_neighbors}: ScaNN would return fewer neighbours than asked. Raise it to at least "
             f"{config.num_neighbors}."
         )
+    if config.backend != "scann" and config.reorder_precision not in ("auto", "float32"):
+        logger.warning(
+            "`index.reorder_precision` %s applies to ScaNN only; the %s index searches the float32 rows.",
+            config.reorder_precision,
+            config.backend,
+        )
+        config = replace(config, reorder_precision="float32")
     backend = BACKENDS[config.backend]
     candidates = _candidates(config)
     available = available_ram_bytes()
@@ -81,9 +88,9 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
     per_row = max(1, lean_need // max(rows, 1))
     tried = "; ".join(f"{_describe(c)}: {n / GIB:.1f} GiB" for c, n in needs)
     hint = (
-        f"--index-build streamed --reorder-precision int8 would need {lean_need / GIB:.1f} GiB"
+        f"`index.build` streamed `index.reorder_precision` int8 would need {lean_need / GIB:.1f} GiB"
         if lean_need <= budget
-        else f"a memory of at most about {max(budget, 0) // per_row} rows would fit (lower --memory-size)"
+        else f"a memory of at most about {max(budget, 0) // per_row} rows would fit (lower `memory.memory_size`)"
     )
     rss = process_rss_bytes() or 0
     raise UserError(

@@ -44,7 +44,7 @@ def resolve_backend(name: str, rows: int | None = None) -> str:
         )
         return ExactIndex.name
     if name not in BACKENDS:
-        raise UserError(f"Unknown --index-backend {name!r}: use auto, {', '.join(BACKENDS)}.")
+        raise UserError(f"Unknown `index.backend` {name!r}: use auto, {', '.join(BACKENDS)}.")
     return name
 
 
@@ -58,7 +58,7 @@ def build_index(source: FeatureSource, config: IndexConfig, device: torch.device
     )
     if config.num_neighbors > source.rows:
         raise UserError(
-            f"--num-neighbors {config.num_neighbors} exceeds the {source.rows} rows of the memory. "
+            f"`index.num_neighbors` {config.num_neighbors} exceeds the {source.rows} rows of the memory. "
             "Lower it or build a larger memory."
         )
     return BACKENDS[config.backend].build(source, config, torch.device(device))
@@ -87,7 +87,7 @@ def read_index_meta(folder: Path) -> dict:
     ``{"backend": "scann", "published": True}`` and sizes unknown."""
     folder = Path(folder)
     if not folder.is_dir() or not any(folder.iterdir()):
-        raise UserError(f"No index at {folder}. Build it first with create_memory_bank.py (--scann-index).")
+        raise UserError(f"No index at {folder}. Build it first with create_memory_bank.py (`index_dir`).")
     meta_path = folder / INDEX_META
     if meta_path.is_file():
         try:
@@ -97,6 +97,25 @@ def read_index_meta(folder: Path) -> dict:
     if (folder / PUBLISHED_MARKER).is_file():
         return {"backend": ScannIndex.name, "k": None, "size": None, "dim": None, "memory_id": None, "published": True}
     raise UserError(f"{folder} holds neither a ScaNN index nor {INDEX_META}. Rebuild it with create_memory_bank.py.")
+
+
+def index_memory_id(folder: Path) -> str | None:
+    """The id of the memory an index folder was built from; None when the folder holds no readable
+    metadata of ours."""
+    try:
+        memory_id = json.loads((Path(folder) / INDEX_META).read_text()).get("memory_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return memory_id if isinstance(memory_id, str) else None
+
+
+def index_belongs(folder: Path, memory_id: str | None) -> bool:
+    """Whether the index in ``folder`` was built from the memory ``memory_id``; None stands for a bank of
+    the published code, whose index is a plain ScaNN folder. The one check that an index fits its memory."""
+    folder = Path(folder)
+    if memory_id is None:
+        return (folder / PUBLISHED_MARKER).is_file() and not (folder / INDEX_META).exists()
+    return index_memory_id(folder) == memory_id
 
 
 def load_index(

@@ -36,7 +36,7 @@ def _scann():
     except ImportError as exc:
         raise UserError(
             f"ScaNN is not importable here ({exc}). Install it (pip install 'scann>=1.4,<1.5'; Linux "
-            "x86-64 only) or pass --index-backend exact."
+            "x86-64 only) or pass `index.backend` exact."
         ) from exc
     return scann_ops_pybind, scann_builder
 
@@ -46,11 +46,13 @@ def clamped_leaves(config: IndexConfig, size: int) -> tuple[int, int]:
     leaves than points)."""
     leaves = config.num_leaves
     if leaves > size:
-        logger.warning("--num-leaves %d exceeds the %d points of the memory: using %d leaves.", leaves, size, size)
+        logger.warning(
+            "`index.num_leaves` %d exceeds the %d points of the memory: using %d leaves.", leaves, size, size
+        )
         leaves = size
     to_search = min(config.num_leaves_to_search, leaves)
     if to_search < config.num_leaves_to_search:
-        logger.warning("--num-leaves-to-search %d clamped to %d leaves.", config.num_leaves_to_search, to_search)
+        logger.warning("`index.num_leaves_to_search` %d clamped to %d leaves.", config.num_leaves_to_search, to_search)
     return leaves, to_search
 
 
@@ -63,7 +65,7 @@ def warn_if_sparse(config: IndexConfig, rows: int) -> None:
         logger.warning(
             "The %d leaves searched per query hold about %.0f of the %d points, for k = %d: a query near sparse "
             "leaves can find fewer than k and the run would stop. For a memory this small, search more leaves "
-            "(--num-leaves-to-search), use fewer (--num-leaves) or pass --index-backend exact.",
+            "(`index.num_leaves_to_search`), use fewer (`index.num_leaves`) or pass `index.backend` exact.",
             min(config.num_leaves_to_search, leaves),
             expected,
             rows,
@@ -169,8 +171,9 @@ class ScannIndex(NeighborIndex):
             short = int(missing.any(axis=1).sum()) if missing.any() else len(ids)
             raise UserError(
                 f"ScaNN found fewer than {k} neighbours for {short} of {len(ids)} queries: the leaves searched "
-                "hold too few points, or --num-reordering-candidates is below k. Raise --num-leaves-to-search "
-                "or --num-reordering-candidates, or lower --num-leaves."
+                "hold too few points, or `index.num_reordering_candidates` is below k. Raise "
+                "`index.num_leaves_to_search` "
+                "or `index.num_reordering_candidates`, or lower `index.num_leaves`."
             )
         if self.row_ids is not None:
             ids = self.row_ids[ids]

@@ -9,6 +9,7 @@ from fungi_hb.features.backbones import BackboneConfig
 from fungi_hb.fungi.config import FungiConfig
 from fungi_hb.index.base import IndexConfig
 from fungi_hb.memory.types import MemoryConfig
+from fungi_hb.runs.work import work_root
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,14 @@ class MemoryBankJob:
     transform: TransformConfig
     memory: MemoryConfig
     index: IndexConfig  # the support index (k = 5 in the published commands)
-    features_path: Path  # --memory-bank, features [M, E]
-    labels_path: Path  # --memory-bank-labels, labels [M, C]
-    index_dir: Path  # --scann-index folder
+    features_path: Path  # the bank's features [M, E] (a .pth file)
+    labels_path: Path  # the bank's labels [M, C] (a .pth file)
+    index_dir: Path  # the bank's index folder
     runtime: Runtime = field(default_factory=Runtime)
+
+    def work_folder(self) -> Path:
+        """Where finished pieces wait (``runtime.work_dir``, else beside the bank)."""
+        return work_root(self.runtime.work_dir, self.features_path)
 
 
 @dataclass(frozen=True)
@@ -47,14 +52,14 @@ class EvalJob:
     data: DataConfig
     transform: TransformConfig
     memory: MemoryConfig
-    index: IndexConfig  # the evaluation index (k = --num-neighbors)
+    index: IndexConfig  # the evaluation index (k = index.num_neighbors)
     features: str = "fungi"  # "fungi" or "embeddings" (raw backbone features)
     embeddings_source: str = "tokens"  # raw features: "tokens" (final normalised tokens) or "keys"
     fungi: FungiConfig = FungiConfig()
     projection_matrix: Path | None = None  # load R from here instead of making it from the seed
     save_projection_matrix: Path | None = None  # write R here
-    support_features: Path | None = None  # --memory-bank of create_memory_bank.py
-    support_index: Path | None = None  # --scann-index of create_memory_bank.py
+    support_features: Path | None = None  # a support bank's features_path (MemoryBankJob)
+    support_index: Path | None = None  # its index_dir
     temperature: float = 0.02  # label-transfer temperature
     output: Path | None = None  # results JSON
     save_eval_memory: Path | None = None  # folder to keep the evaluation memory in
@@ -62,3 +67,7 @@ class EvalJob:
     save_predictions: Path | None = None  # folder for pictures of predictions
     num_predictions: int = 8  # validation images pictured (the first ones of the list)
     runtime: Runtime = field(default_factory=Runtime)
+
+    def work_folder(self) -> Path:
+        """Where finished pieces wait (``runtime.work_dir``, else beside the results file or the saved memory)."""
+        return work_root(self.runtime.work_dir, self.output or self.save_eval_memory)

@@ -1,4 +1,4 @@
-"""The data of a run: the dataset found in --data-dir, its training and validation samples, and the check
+"""The data of a run: the dataset found in `data.data_dir`, its training and validation samples, and the check
 of every file before the long part (by the first process; the others wait for it)."""
 
 import logging

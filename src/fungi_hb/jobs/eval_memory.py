@@ -1,41 +1,36 @@
 """The evaluation memory and its index: extracted in resumable pieces and assembled on the first process
-(into ``--save-eval-memory`` or the work folder), or reused from a folder an earlier run saved with the
+(into ``save_eval_memory`` or the work folder), or reused from a folder an earlier run saved with the
 same identity; then indexed once, in the work folder, for every process to load."""
 
 import logging
-import shutil
 from pathlib import Path
 
 import torch
 
-from fungi_hb.data.datasets.base import ClassSpec
-from fungi_hb.data.samples import Sample
 from fungi_hb.errors import UserError
-from fungi_hb.features.setup import EVAL_STAGE, FeatureSetup
+from fungi_hb.features.setup import FeatureSetup
 from fungi_hb.identity import MemoryIdentity, differences
-from fungi_hb.index import FileSource, IndexConfig, NeighborIndex, build_index, load_index, save_index
-from fungi_hb.index.registry import INDEX_META
+from fungi_hb.index import FileSource, IndexConfig, NeighborIndex, build_index, index_belongs, load_index, save_index
 from fungi_hb.jobs.configs import EvalJob
-from fungi_hb.jsonable import to_jsonable
-from fungi_hb.memory.build import assemble_memory, extract_memory_pieces
-from fungi_hb.memory.files import BankMeta, BankPaths, commit_bank, new_memory_id, prepare_outputs, read_bank
-from fungi_hb.memory.plan import MemoryPlan
+from fungi_hb.memory.build import MemoryRecipe, assemble_memory, extract_memory_pieces
+from fungi_hb.memory.files import BankMeta, BankPaths, bank_transaction, new_memory_id, read_bank, write_sidecar
 from fungi_hb.memory.types import Memory
 from fungi_hb.runs import distributed
 from fungi_hb.runs.distributed import World
+from fungi_hb.runs.runner import Loading
 from fungi_hb.runs.store import PieceStore
 from fungi_hb.runs.work import work_key
-from fungi_hb.storage import commit
 from fungi_hb.storage.matrix_file import open_matrix
+from fungi_hb.storage.transaction import staged_commit
 
 logger = logging.getLogger(__name__)
 
 
 def load_saved_memory(folder: Path, identity: MemoryIdentity) -> tuple[BankPaths, BankMeta]:
-    """A memory saved by ``--save-eval-memory``, refused unless whole and made with this run's identity."""
-    fix = "Use the settings it was made with, or build a new one (drop --load-eval-memory)."
+    """A memory saved by ``save_eval_memory``, refused unless whole and made with this run's identity."""
+    fix = "Use the settings it was made with, or build a new one (drop `load_eval_memory`)."
     paths = BankPaths.in_folder(folder)
-    meta = read_bank(paths, f"Save it again with --save-eval-memory. {fix}", allow_published=False)
+    meta = read_bank(paths, f"Save it again with `save_eval_memory`. {fix}", allow_published=False)
     diffs = differences(meta.identity, identity)
     if diffs:
         raise UserError(f"The evaluation memory in {folder} was made with other settings ({'; '.join(diffs)}). {fix}")
@@ -56,40 +51,29 @@ def _reusable(paths: BankPaths, identity: MemoryIdentity, pieces_key: str) -> Ba
 def evaluation_memory(
     job: EvalJob,
     setup: FeatureSetup,
-    samples: list[Sample],
-    classes: ClassSpec,
-    plan: MemoryPlan | None,
+    recipe: MemoryRecipe | None,
     identity: MemoryIdentity,
     store: PieceStore | None,
-    images_per_piece: int,
+    loading: Loading,
     world: World,
 ) -> tuple[BankPaths, BankMeta]:
-    """The evaluation memory on disk, whole, on every process."""
+    """The evaluation memory on disk, whole, on every process: loaded (``job.load_eval_memory``; no recipe
+    nor store then), or extracted in pieces and assembled by the first process."""
     if job.load_eval_memory is not None:
         return load_saved_memory(Path(job.load_eval_memory), identity)
-    info = setup.info
-    pieces = extract_memory_pieces(
-        samples, info.input_size, job.transform, job.data, job.seed, EVAL_STAGE, plan, setup.extract,
-        info.patch_size, classes, images_per_piece, store, world, f"{job.features} memory",
-    )  # fmt: skip
+    extract_memory_pieces(recipe, setup.extract, store, loading, world, f"{job.features} memory")
     distributed.barrier(world)
     folder = Path(job.save_eval_memory) if job.save_eval_memory is not None else store.folder / "memory"
     paths = BankPaths.in_folder(folder)
     if world.is_main and _reusable(paths, identity, store.key) is None:
         folder.mkdir(parents=True, exist_ok=True)
-        prepare_outputs(paths)
-        token = commit.new_token()
-        staged = {role: commit.staged_path(path, token) for role, path in paths.parts().items()}
-        try:
-            width = classes.num_classes
-            assemble_memory(pieces, store, staged["features"], staged["labels"], plan.rows, setup.dim, width)
-            meta = BankMeta(new_memory_id(), identity, plan.rows, setup.dim, width, {"pieces": store.key})
-            commit_bank(paths, staged, meta)
-        finally:
-            for path in staged.values():
-                commit.discard(path)
+        rows, width = recipe.plan.rows, recipe.classes.num_classes
+        with bank_transaction(paths) as staged:
+            assemble_memory(recipe, store, loading.images_per_piece, staged, setup.dim)
+            meta = BankMeta(new_memory_id(), identity, rows, setup.dim, width, {"pieces": store.key})
+            write_sidecar(paths, staged, meta)
         if job.save_eval_memory is not None:
-            logger.info("Saved the evaluation memory to %s (rerun with --load-eval-memory %s)", folder, folder)
+            logger.info("Saved the evaluation memory to %s (rerun with `load_eval_memory` %s)", folder, folder)
     distributed.barrier(world)
     return paths, read_bank(paths, "Rerun the same command.", allow_published=False)
 
@@ -104,24 +88,15 @@ def evaluation_index(
 ) -> tuple[NeighborIndex, dict]:
     """The memory's index: built once (by the first process, or found from an interrupted run) in the work
     folder, then loaded by every process."""
-    folder = root / work_key("eval-index", meta.memory_id, config) / "index"
-    if world.is_main:
-        existing = folder / INDEX_META
-        if not (existing.is_file() and meta.memory_id in existing.read_text()):
-            index = build_index(FileSource(paths.features), config, device)
-            staged = commit.staged_path(folder, commit.new_token())
-            try:
-                save_index(index, staged, config, meta.memory_id)
-                commit.commit([(staged, folder)], folder.with_name("index.commit.json"))
-            finally:
-                commit.discard(staged)
+    folder = index_folder(root, meta, config)
+    if world.is_main and not index_belongs(folder, meta.memory_id):
+        index = build_index(FileSource(paths.features), config, device)
+        with staged_commit({"index": folder}, folder.with_name("index.commit.json")) as staged:
+            save_index(index, staged["index"], config, meta.memory_id)
     distributed.barrier(world)
     return load_index(folder, device, open_matrix(paths.features))
 
 
-def remove_index_folder(folder: Path) -> None:
-    shutil.rmtree(folder.parent, ignore_errors=True)
-
-
-def memory_summary(meta: BankMeta, index_meta: dict) -> dict:
-    return {"memory_id": meta.memory_id, "index": to_jsonable(index_meta.get("settings", {}))}
+def index_folder(root: Path, meta: BankMeta, config: IndexConfig) -> Path:
+    """Where the evaluation index of a memory waits in the work folder."""
+    return root / work_key("eval-index", meta.memory_id, config) / "index"

@@ -16,6 +16,7 @@ from fungi_hb.system import environment
 def eval_results(
     job: EvalJob,
     result: MiouResult,
+    *,
     confusion: torch.Tensor,
     classes: ClassSpec,
     identity: MemoryIdentity,
@@ -26,7 +27,7 @@ def eval_results(
     device: torch.device,
     seconds: dict[str, float],
 ) -> dict:
-    """The results dict (``--output``): mIoU, per-class IoU and counts, the identity of the features and
+    """The results dict (``output``): mIoU, per-class IoU and counts, the identity of the features and
     memory, every setting, versions and timings. ``counts``: train/val images, memory rows and width;
     ``index``: backend, settings and how it was built; ``support_bank``: who made the support bank."""
     fungi = identity.features.fungi

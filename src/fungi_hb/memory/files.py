@@ -5,6 +5,7 @@ so banks of the published code load too), for a support bank its index folder, a
 ``<features stem>.meta.json`` written last. The sidecar holds the bank's identity and a fingerprint of
 every part, so a later reader knows the parts belong together. Parts of the published code's banks carry
 no metadata of ours at all; a bank of ours with a part missing is refused, never taken for one of those.
+The parts are saved as one ``storage.transaction``, whose journal is ``<features stem>.commit.json``.
 """
 
 import json
@@ -13,17 +14,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ContextManager
 
 from fungi_hb import __version__
 from fungi_hb.errors import UserError
 from fungi_hb.identity import MemoryIdentity, identity_json
-from fungi_hb.storage import commit
+from fungi_hb.index.registry import INDEX_META, index_belongs
 from fungi_hb.storage.atomic import save_json
+from fungi_hb.storage.fingerprint import fingerprints
+from fungi_hb.storage.transaction import pending, staged_commit
 
 logger = logging.getLogger(__name__)
 
-META_FORMAT = "fungi-hb memory bank 3"
-INDEX_META = "fungi_index.json"  # what marks an index folder as ours
+META_FORMAT = "fungi-hb memory bank 4"
 
 
 @dataclass(frozen=True)
@@ -107,36 +110,22 @@ def _relative(path: Path, base: Path) -> str:
         return str(Path(path).resolve())
 
 
-def prepare_outputs(paths: BankPaths) -> None:
-    """Before writing a bank: finish or clear what a killed writer left (a half-done commit is replayed,
-    staged leftovers removed)."""
-    commit.recover(paths.journal)
-    for part in [*paths.parts().values(), paths.meta]:
-        commit.remove_staged(part)
+def bank_transaction(paths: BankPaths) -> ContextManager[dict[str, Path]]:
+    """Save a bank as a unit: yields staged paths for every part and for the sidecar ("meta"), which the
+    caller writes (the sidecar last, with ``write_sidecar``); see ``storage.transaction.staged_commit``."""
+    return staged_commit({**paths.parts(), "meta": paths.meta}, paths.journal)
 
 
-def commit_bank(paths: BankPaths, staged: dict[str, Path], meta: BankMeta) -> BankMeta:
-    """Commit the staged parts (role -> staged path, every role of ``paths.parts()``) with a sidecar that
-    fingerprints them; the sidecar moves last. Returns the meta as written."""
+def write_sidecar(paths: BankPaths, staged: dict[str, Path], meta: BankMeta) -> BankMeta:
+    """Write the staged sidecar, fingerprinting the staged parts; returns the meta as written."""
     base = paths.meta.parent
     parts = {
-        role: {"name": _relative(final, base), "fingerprints": commit.fingerprints(staged[role])}
+        role: {"name": _relative(final, base), "fingerprints": fingerprints(staged[role])}
         for role, final in paths.parts().items()
     }
     meta = BankMeta(meta.memory_id, meta.identity, meta.rows, meta.dim, meta.num_classes, meta.info, parts)
-    token = commit.new_token()
-    staged_meta = commit.staged_path(paths.meta, token)
-    save_json(meta.to_json(), staged_meta)
-    moves = [(staged[role], final) for role, final in paths.parts().items()] + [(staged_meta, paths.meta)]
-    commit.commit(moves, paths.journal)
+    save_json(meta.to_json(), staged["meta"])
     return meta
-
-
-def _index_memory_id(folder: Path) -> str | None:
-    try:
-        return json.loads((folder / INDEX_META).read_text()).get("memory_id")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def _damaged(what: Path, why: str, fix: str) -> UserError:
@@ -153,10 +142,11 @@ def read_bank(paths: BankPaths, fix: str, allow_published: bool) -> BankMeta | N
     Raises:
         UserError naming the file when a part is missing, damaged or from another build.
     """
-    try:
-        commit.recover(paths.journal)
-    except (OSError, ValueError) as exc:
-        raise _damaged(paths.journal, f"an interrupted save could not be finished: {exc}", fix) from exc
+    if pending(paths.journal):
+        raise UserError(
+            f"The memory bank {paths.features} was being saved when a run stopped ({paths.journal.name} is there), "
+            "so it may be half old, half new. Rerun the command that saves it: it finishes the save."
+        )
     if not Path(paths.features).is_file():
         what = "is a folder" if Path(paths.features).is_dir() else "does not exist"
         raise UserError(f"The memory bank {paths.features} {what}. {fix}")
@@ -189,10 +179,10 @@ def read_bank(paths: BankPaths, fix: str, allow_published: bool) -> BankMeta | N
             location = Path(given)  # the caller names the part (e.g. a moved index folder)
         if not location.exists():
             raise _damaged(paths.features, f"its {role} {location} is missing", fix)
-        if role == "index" and _index_memory_id(location) not in (None, meta.memory_id):
+        if role == "index" and not index_belongs(location, meta.memory_id):
             raise UserError(
                 f"The index {location} was not built from {paths.features} (it belongs to another bank). {fix}"
             )
-        if commit.fingerprints(location) != part["fingerprints"]:
+        if fingerprints(location) != part["fingerprints"]:
             raise _damaged(location, f"it is not the {role} this bank was saved with", fix)
     return meta

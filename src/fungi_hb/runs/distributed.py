@@ -67,11 +67,11 @@ def barrier(world: World) -> None:
 def device_for(name: str, world: World) -> torch.device:
     """``auto``/``cuda``: this process's GPU (``cuda:LOCAL_RANK``) when CUDA is there; ``cpu`` otherwise."""
     if name not in ("auto", "cpu") and not name.startswith("cuda"):
-        raise UserError(f"Unknown --device {name!r}: use auto, cpu or cuda.")
+        raise UserError(f"Unknown `runtime.device` {name!r}: use auto, cpu or cuda.")
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA GPU is visible. Use --device cpu.")
+        raise UserError("`runtime.device` cuda was asked for but no CUDA GPU is visible. Use `runtime.device` cpu.")
     if name.startswith("cuda:") and not world.distributed:
         return torch.device(name)
     if world.local_rank >= torch.cuda.device_count():

@@ -1,31 +1,53 @@
-"""Running the pieces of a job: this process's share, skipping pieces already on disk, saving each one
-as it is finished, with a progress bar that says what was reused and what is left."""
+"""Running the pieces of a job: this process's share, skipping pieces already on disk (each checked
+against its checksum first), saving each one as it is finished, with a progress bar that says what was
+reused and what is left; and reading them all back, in order, on the first process."""
 
 import logging
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from fungi_hb.data.segmentation import Batch, make_loader
+from fungi_hb.errors import UserError
 from fungi_hb.runs.distributed import World
-from fungi_hb.runs.pieces import Piece, batches_of, pieces_of_rank
-from fungi_hb.runs.store import PieceStore
+from fungi_hb.runs.pieces import Piece, batches_of, piece_images, pieces_of_rank
+from fungi_hb.runs.store import DamagedPiece, PieceStore
 
 logger = logging.getLogger(__name__)
 
-# what one batch contributes to its piece, and how a piece's contributions combine
-BatchWork = Callable[[Batch], dict[str, torch.Tensor]]
-Combine = Callable[[list[dict[str, torch.Tensor]]], dict[str, torch.Tensor]]
+
+@dataclass(frozen=True)
+class Loading:
+    """How a job's items are read."""
+
+    num_images: int  # images per epoch: item epoch * num_images + i is image i of that epoch
+    batch_size: int
+    num_workers: int  # data loader worker processes
+    images_per_piece: int  # a multiple of batch_size (runs.pieces.piece_images)
+
+    @classmethod
+    def of(cls, num_images: int, batch_size: int, num_workers: int, requested_piece: int | None) -> "Loading":
+        return cls(num_images, batch_size, num_workers, piece_images(batch_size, requested_piece))
+
+    def for_images(self, num_images: int) -> "Loading":
+        """The same loading over another list of images."""
+        return Loading(num_images, self.batch_size, self.num_workers, self.images_per_piece)
 
 
-def concatenate(outputs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {key: torch.cat([out[key] for out in outputs]) for key in outputs[0]}
+BatchWork = Callable[[Batch], dict[str, torch.Tensor]]  # what one batch contributes to its piece
 
 
-def add_up(outputs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {key: sum(out[key] for out in outputs) for key in outputs[0]}
+def combine(outputs: list[dict[str, torch.Tensor]], summed: Iterable[str] = ()) -> dict[str, torch.Tensor]:
+    """Tensors of several batches (or pieces) as one: the ``summed`` keys added up, every other key
+    concatenated along its first dimension, in order."""
+    summed = set(summed)
+    return {
+        key: sum(out[key] for out in outputs) if key in summed else torch.cat([out[key] for out in outputs])
+        for key in outputs[0]
+    }
 
 
 def run_pieces(
@@ -33,23 +55,17 @@ def run_pieces(
     store: PieceStore,
     world: World,
     dataset: Dataset,
-    num_images: int,
-    batch_size: int,
-    num_workers: int,
     work: BatchWork,
-    combine: Combine,
-    desc: str,
+    loading: Loading,
+    summed: Iterable[str] = (),
+    desc: str = "pieces",
 ) -> None:
-    """Compute and save this process's unfinished pieces of ``pieces``.
-
-    Args:
-        pieces: every piece of the job, in order (the share is taken here).
-        dataset: items ``epoch * num_images + image``.
-        work: one batch -> tensors; combine: a piece's batch outputs -> what is saved for the piece.
-    """
+    """Compute and save this process's unfinished pieces of ``pieces`` (every piece of the job, in order;
+    the share is taken here). ``dataset`` has items ``epoch * loading.num_images + image``; a piece's batch
+    outputs are joined by ``combine(outputs, summed)``."""
     mine = pieces_of_rank(pieces, world.rank, world.size)
-    todo = [piece for piece in mine if not store.done(piece)]
-    reused = [piece for piece in mine if store.done(piece)]
+    reused = [piece for piece in mine if store.reusable(piece)]
+    todo = [piece for piece in mine if piece not in reused]
     if reused:
         logger.info("%s: reusing %d finished pieces of %d from %s", desc, len(reused), len(mine), store.folder)
     bar = tqdm(
@@ -59,18 +75,32 @@ def run_pieces(
         unit="img",
         disable=not world.is_main,
     )
-    bar.set_postfix_str(f"{len(reused)} pieces reused")
-    batches = {piece: batches_of(piece, batch_size, num_images) for piece in todo}
-    loader = make_loader(dataset, [b for piece in todo for b in batches[piece]], num_workers)
-    stream = iter(loader)
-    for piece in todo:
-        outputs = []
-        for _ in batches[piece]:
-            batch = next(stream)
-            outputs.append(work(batch))
-            bar.update(len(batch.indices))
-        store.save(piece, combine(outputs))
-        if world.distributed:
-            bar.set_postfix_str(f"{len(reused)} reused, {store.finished()}/{len(pieces)} pieces done (all processes)")
-    del stream
-    bar.close()
+    try:
+        bar.set_postfix_str(f"{len(reused)} pieces reused")
+        batches = {piece: batches_of(piece, loading.batch_size, loading.num_images) for piece in todo}
+        stream = iter(make_loader(dataset, [b for piece in todo for b in batches[piece]], loading.num_workers))
+        for piece in todo:
+            outputs = []
+            for _ in batches[piece]:
+                batch = next(stream)
+                outputs.append(work(batch))
+                bar.update(len(batch.indices))
+            store.save(piece, combine(outputs, summed))
+            if world.distributed:
+                bar.set_postfix_str(
+                    f"{len(reused)} reused, {store.finished()}/{len(pieces)} pieces done (all processes)"
+                )
+        del stream
+    finally:
+        bar.close()  # before any error is logged, so that the message is not glued to the bar
+
+
+def read_pieces(store: PieceStore, pieces: list[Piece]) -> Iterator[dict[str, torch.Tensor]]:
+    """The saved pieces, in order (every process's, once all are done)."""
+    for piece in pieces:
+        try:
+            yield store.load(piece)
+        except DamagedPiece as exc:
+            raise UserError(
+                f"A finished piece went bad: {exc}. Rerun the same command: it redoes that piece."
+            ) from None

@@ -1,19 +1,36 @@
 """Finished pieces of a job on disk, in a folder named after the digest of everything that determines
 them: pieces made with other settings are in another folder and never reused. Each piece is one
-atomically written file, so a killed run leaves only whole pieces."""
+atomically written file holding its tensors and a SHA-256 checksum of them, so a killed run leaves only
+whole pieces, and a piece damaged later (a bad disk, a hand edit) is caught when it is read, never used."""
 
+import hashlib
 import logging
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
 
-from fungi_hb.errors import UserError
+from fungi_hb.runs.lock import Lock
 from fungi_hb.runs.pieces import Piece
 from fungi_hb.storage.atomic import atomic_path, save_json
 from fungi_hb.storage.torch_files import write_torch
 
 logger = logging.getLogger(__name__)
+
+
+class DamagedPiece(ValueError):
+    """A saved piece that cannot be read, or whose tensors are not what was saved."""
+
+
+def checksum(key: str, piece: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the job key, the piece name and every tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(f"{key}\n{piece}\n".encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
 
 
 class PieceStore:
@@ -30,33 +47,59 @@ class PieceStore:
         if not (self.folder / "job.json").is_file():
             save_json(dict(self.description, key=self.key), self.folder / "job.json")
 
+    def lock(self, stack: ExitStack) -> None:
+        """Keep other runs out of these pieces until ``stack`` closes (the first process of a run calls it)."""
+        stack.callback(Lock(self.folder, f"the pieces in {self.folder}").acquire().release)
+
     def path(self, piece: Piece) -> Path:
         return self.folder / f"{piece.name}.pth"
 
-    def done(self, piece: Piece) -> bool:
+    def saved(self, piece: Piece) -> bool:
         return self.path(piece).is_file()
 
     def save(self, piece: Piece, tensors: dict[str, torch.Tensor]) -> None:
+        content = {"key": self.key, "piece": piece.name, "checksum": checksum(self.key, piece.name, tensors)}
         with atomic_path(self.path(piece)) as tmp:
-            write_torch({"key": self.key, "piece": piece.name, **tensors}, tmp)
+            write_torch({**content, "tensors": tensors}, tmp)
 
     def load(self, piece: Piece) -> dict[str, torch.Tensor]:
+        """The piece's tensors.
+
+        Raises:
+            DamagedPiece: the file cannot be read, belongs elsewhere, or fails its checksum.
+        """
         path = self.path(piece)
         try:
             content = torch.load(path, map_location="cpu", weights_only=True)
-            if content.get("key") != self.key:
-                raise ValueError("it belongs to another job")
-            if content.get("piece") != piece.name:
-                raise ValueError(f"it holds piece {content.get('piece')}, not {piece.name}")
-        except Exception as exc:
-            raise UserError(
-                f"The finished piece {path} cannot be read ({exc}). Delete it and rerun to redo it."
-            ) from exc
-        return content
+        except Exception as exc:  # torch raises many types for a damaged file
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise DamagedPiece(f"the piece {path} cannot be read ({reason})") from None
+        if not isinstance(content, dict) or not isinstance(content.get("tensors"), dict):
+            raise DamagedPiece(f"the piece {path} is not a piece of this version")
+        if content.get("key") != self.key:
+            raise DamagedPiece(f"the piece {path} belongs to another job")
+        if content.get("piece") != piece.name:
+            raise DamagedPiece(f"the piece {path} holds piece {content.get('piece')}, not {piece.name}")
+        tensors = content["tensors"]
+        if content.get("checksum") != checksum(self.key, piece.name, tensors):
+            raise DamagedPiece(f"the piece {path} does not match its checksum (damaged after it was saved)")
+        return tensors
+
+    def reusable(self, piece: Piece) -> bool:
+        """Whether a saved piece can be reused; a damaged one is deleted, with a warning, to be redone."""
+        if not self.saved(piece):
+            return False
+        try:
+            self.load(piece)
+        except DamagedPiece as exc:
+            logger.warning("Redoing a piece: %s.", exc)
+            self.path(piece).unlink(missing_ok=True)
+            return False
+        return True
 
     def remove(self) -> None:
-        """Delete the pieces (once what they made is committed; ``pipelines.work.finish_work`` then tidies
-        the work folder)."""
+        """Delete the pieces (once what they made is committed; ``runs.work.finish_work`` then tidies the
+        work folder)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def finished(self) -> int:

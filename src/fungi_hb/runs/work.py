@@ -1,21 +1,25 @@
 """The work folder of a job: where finished pieces (and, for an evaluation, the assembled memory and its
-index) wait until the job's results are committed. Subfolders are named after a digest of everything
-that determines their content, so a rerun of the same command finds its own work and nothing else."""
+index) wait until the job's results are committed, and where a failed process of a torchrun job leaves a
+note for the first one to report. Subfolders are named after a digest of everything that determines
+their content, so a rerun of the same command finds its own work and nothing else."""
 
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
 from fungi_hb.jsonable import to_jsonable
+from fungi_hb.runs.distributed import World
 
 WORK_FOLDER = ".fungi-work"
+FAILURES = "failures"
 logger = logging.getLogger(__name__)
 
 
 def work_root(explicit: Path | None, anchor: Path | None) -> Path:
-    """``--work-dir`` if given, else ``.fungi-work`` beside ``anchor`` (the job's main output), else in the
-    current folder."""
+    """The explicit work folder if given, else ``.fungi-work`` beside ``anchor`` (the job's main output),
+    else in the current folder."""
     if explicit is not None:
         return Path(explicit)
     return (Path(anchor).parent if anchor is not None else Path(".")) / WORK_FOLDER
@@ -27,17 +31,40 @@ def work_key(kind: str, *parts: object) -> str:
     return f"{kind}-{hashlib.sha1(text.encode()).hexdigest()[:16]}"
 
 
+def note_failure(root: Path, world: World, message: str) -> None:
+    """Leave a line for the first process, which reports the failures of the others."""
+    try:
+        folder = Path(root) / FAILURES
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"rank-{world.rank}.txt").write_text(message + "\n")
+    except OSError:
+        pass
+
+
+def failures(root: Path, since: float, world: World) -> list[str]:
+    """``process N: message`` for every other process that noted a failure since ``since`` (a time)."""
+    folder = Path(root) / FAILURES
+    if not folder.is_dir():
+        return []
+    notes = [p for p in sorted(folder.glob("rank-*.txt")) if p.stat().st_mtime >= since]
+    return [
+        f"process {p.stem.removeprefix('rank-')} failed: {p.read_text().strip()}"
+        for p in notes
+        if p.stem != f"rank-{world.rank}"
+    ]
+
+
 def finish_work(root: Path) -> None:
     """After a job has committed its outputs and removed its own work: remove the work folder if empty,
     else say what other runs left there (never deleted here: another run may be using it)."""
     root = Path(root)
     if not root.is_dir():
         return
-    others = [p for p in root.iterdir() if p.is_dir() and p.name != "failures"]
+    others = [p for p in root.iterdir() if p.is_dir() and p.name != FAILURES]
     if not others:
-        for note in root.glob("failures/rank-*.txt"):
+        for note in root.glob(f"{FAILURES}/rank-*.txt"):
             note.unlink(missing_ok=True)
-        for folder in (root / "failures", root):
+        for folder in (root / FAILURES, root):
             try:
                 folder.rmdir()
             except OSError:
@@ -51,3 +78,8 @@ def finish_work(root: Path) -> None:
         len(others),
         size / 1e9,
     )
+
+
+def started_at() -> float:
+    """The time from which failure notes count as this run's (a minute of slack for clock skew)."""
+    return time.time() - 60

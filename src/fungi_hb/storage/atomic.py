@@ -1,5 +1,6 @@
-"""Writes that leave either the complete new file or nothing: a killed run never leaves a file that
-looks whole. Each writer fills a temporary sibling and renames it into place."""
+"""Writes that leave either the complete new file or nothing: a killed run never leaves a file that looks
+whole. Each writer fills a hidden sibling and renames it into place. The hidden siblings' names are
+defined here, and so is the one function that clears what killed writers left of them."""
 
 import json
 import os
@@ -12,13 +13,28 @@ from typing import Any, Iterator
 
 from fungi_hb.errors import UserError
 
+# Hidden siblings of a final path NAME: .NAME.tmp-<hex> (a file being written), .NAME.staged-<token> (a
+# part of a multi-file save, storage.transaction), .NAME.old-<token> (a replaced folder on its way out);
+# a staged part is itself written through a temporary file: ..NAME.staged-<token>.tmp-<hex>.
+TMP, STAGED, OLD = ".tmp-", ".staged-", ".old-"
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def sibling(path: Path, kind: str, token: str) -> Path:
+    """The hidden sibling of ``path`` of one ``kind`` (TMP, STAGED or OLD)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{kind}{token}")
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = sibling(path, TMP, uuid.uuid4().hex[:8])
     try:
         yield tmp
         os.replace(tmp, path)
@@ -33,31 +49,26 @@ def save_json(obj: Any, path: Path) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-@contextmanager
-def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield an empty temporary folder next to ``path``; on success it replaces ``path``.
-
-    An existing ``path`` (empty, as the published commands create it with ``mkdir -p``, or holding
-    an older index) is replaced only once the new folder is complete.
-    """
+def remove(path: Path) -> None:
+    """Delete a file or a folder if it is there."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the index is an ordinary folder
-    try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_leftovers(path: Path) -> None:
+    """Delete every hidden sibling of ``path`` that a killed writer left. They are never read; this frees
+    their space. Call it only while holding the output's lock (``runs.lock``): another run's siblings are
+    live files."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    for kind in (TMP, STAGED, OLD):
+        for pattern in (f".{path.name}{kind}*", f"..{path.name}{kind}*"):
+            for leftover in path.parent.glob(pattern):
+                remove(leftover)
 
 
 def check_writable(path: Path) -> None:
@@ -76,17 +87,3 @@ def check_writable(path: Path) -> None:
         raise UserError(
             f"Cannot write to {existing} ({exc.strerror}). Choose an output path in a writable folder."
         ) from exc
-
-
-def remove_leftovers(path: Path) -> None:
-    """Delete the temporary siblings of ``path`` that a killed run left (``.<name>.tmp-*``, ``.<name>.old-*``);
-    they are never read, this only frees their space."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        return
-    for pattern in (f".{path.name}.tmp-*", f".{path.name}.old-*"):
-        for leftover in path.parent.glob(pattern):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)

@@ -29,18 +29,21 @@ def _matrix_from_dict(content: dict, shape: tuple[int, int]) -> torch.Tensor:
 
 
 def load_projection(path: Path, out_dim: int, in_dim: int) -> torch.Tensor:
-    """[out_dim, in_dim] int8 matrix from ``--projection-matrix`` (ours, or the published dict format)."""
-    fix = "Give a file written by --save-projection-matrix (or the published code) for the same --model and layer."
-    content = read_torch_file(Path(path), "projection matrix (--projection-matrix)", fix)
+    """[out_dim, in_dim] int8 matrix from ``projection_matrix`` (ours, or the published dict format)."""
+    fix = (
+        "Give a file written by `save_projection_matrix` (or the published code) for the same `backbone.model` "
+        "and layer."
+    )
+    content = read_torch_file(Path(path), "projection matrix (`projection_matrix`)", fix)
     try:
         if isinstance(content, dict):
             content = _matrix_from_dict(content, (out_dim, in_dim))
-            logger.info("--projection-matrix %s is in the published format (matrix and scaling).", path)
+            logger.info("`projection_matrix` %s is in the published format (matrix and scaling).", path)
         if not torch.is_tensor(content):
             raise ValueError(f"the file holds a {type(content).__name__}, not a tensor")
         return check_projection(content, out_dim, in_dim)
     except ValueError as exc:
-        raise UserError(f"--projection-matrix {path}: {exc}. {fix}") from exc
+        raise UserError(f"`projection_matrix` {path}: {exc}. {fix}") from exc
 
 
 def save_projection(matrix: torch.Tensor, path: Path) -> None:

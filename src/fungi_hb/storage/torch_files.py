@@ -26,7 +26,8 @@ def read_torch_file(path: Path, what: str, fix: str, allow_namespace: bool = Fal
     """
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"The {what} {path} does not exist{' (it is a folder)' if path.is_dir() else ''}. {fix}")
+        state = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise UserError(f"The {what} {path} {state}. {fix}")
     allowed = [argparse.Namespace] if allow_namespace else []
     try:
         with torch.serialization.safe_globals(allowed):

@@ -2,7 +2,7 @@
 /<id>.jpg`` and ``annotations/{training,validation}/<id>.png``, single-channel, 0 = other/unlabelled and
 1..150 the classes. By default 0 is ignored and 1..150 become classes 0..149 (the usual convention);
 ``keep_other`` scores 0 as a 151st class "other" (what the open HummingBird evaluation does). Without list
-files every image of a split is used, sorted by name; ``--train-list``/``--val-list`` pick subsets."""
+files every image of a split is used, sorted by name; ``data.train_list``/``data.val_list`` pick subsets."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""The datasets this tool knows, and how the one in ``--data-dir`` is chosen."""
+"""The datasets this tool knows, and how the one in ``data.data_dir`` is chosen."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +9,7 @@ from fungi_hb.data.datasets.generic import Generic
 from fungi_hb.data.datasets.voc import Voc
 from fungi_hb.errors import UserError
 
-# Detection tries them in this order; --dataset NAME picks one.
+# Detection tries them in this order; `data.dataset` NAME picks one.
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (Voc(), Ade20k(), Generic())}
 
 
@@ -26,19 +26,21 @@ def open_dataset(root: Path, name: str = "auto", keep_other: bool = False) -> Da
     root = Path(root)
     if not root.is_dir():
         raise UserError(
-            f"--data-dir {root} does not exist. Point it at the unpacked dataset (Pascal VOC's VOCSegmentation "
+            f"`data.data_dir` {root} {'is a file, not a folder' if root.exists() else 'does not exist'}. Point it "
+            "at the unpacked dataset (Pascal VOC's VOCSegmentation "
             "or VOCdevkit/VOC2012, ADE20K's ADEChallengeData2016, or your own images/ masks/ classes.txt), or "
             "make a synthetic one with scripts/make_synthetic_data.py."
         )
     if name != "auto" and name not in DATASETS:
-        raise UserError(f"Unknown --dataset {name!r}: use auto, {', '.join(DATASETS)}.")
+        raise UserError(f"Unknown `data.dataset` {name!r}: use auto, {', '.join(DATASETS)}.")
     kinds = [DATASETS[name]] if name != "auto" else list(DATASETS.values())
     for kind in kinds:
         layout = kind.detect(root)
         if layout is not None:
             if keep_other and kind.name != "ade20k":
                 raise UserError(
-                    f"--keep-other applies to ADE20K only, but --data-dir {root} holds {kind.name}. Drop the flag."
+                    f"`data.keep_other` applies to ADE20K only, but `data.data_dir` {root} holds {kind.name}. "
+                    "Drop `data.keep_other`."
                 )
             return Dataset(layout, kind.classes(layout, keep_other))
     expected = (
@@ -46,4 +48,4 @@ def open_dataset(root: Path, name: str = "auto", keep_other: bool = False) -> Da
         "images/training and annotations/training) or your own (images/, masks/, classes.txt)"
     )
     forced = f"does not hold {name}" if name != "auto" else "holds none of the known layouts"
-    raise UserError(f"--data-dir {root} {forced}: expected {expected}. Check --data-dir.")
+    raise UserError(f"`data.data_dir` {root} {forced}: expected {expected}. Check `data.data_dir`.")

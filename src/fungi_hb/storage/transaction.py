@@ -1,0 +1,128 @@
+"""Artifacts of several files (a memory bank, an index folder) saved all-or-nothing.
+
+Each part is first written under a staged name beside its final place (``atomic.STAGED``). A journal
+naming the parts is then written atomically: that is the commit point. The staged parts are moved onto
+their final places and the journal is removed. A run killed before the journal exists leaves the old
+artifact untouched, plus staged leftovers that the next writer removes. One killed after it leaves the
+journal; the next *writer* of the same artifact finishes the moves (``staged_commit`` does it first).
+
+Readers never act on a journal: they refuse an artifact that has one (``pending``), because a journal is
+a file anyone could have written. A writer replays a journal only if every part it names is a part of
+the artifact the writer is about to write anyway, named relative to the journal's folder; anything else
+is refused. Moves go only from a part's staged sibling onto the part itself.
+"""
+
+import json
+import logging
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from fungi_hb.storage.atomic import OLD, STAGED, atomic_path, new_token, remove, remove_leftovers, sibling
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_FORMAT = "fungi-hb journal 2"
+_TOKEN = re.compile(r"[0-9a-f]{12}")
+
+
+def pending(journal: Path) -> bool:
+    """Whether an interrupted save of the artifact waits to be finished by its writer."""
+    return Path(journal).exists()
+
+
+@contextmanager
+def staged_commit(finals: dict[str, Path], journal: Path) -> Iterator[dict[str, Path]]:
+    """Save an artifact as a unit: yields a staged path for every part (role -> path, to be written by
+    the caller); on a clean exit they replace the final paths as one commit, in the order given (put the
+    part that marks the artifact complete last); on an error they are deleted and the old artifact stays.
+
+    Finishes (or refuses, see the module docstring) a commit that a killed writer left, and clears staged
+    leftovers, first. Call it only while holding the artifact's lock (``runs.lock``).
+    """
+    finals = {role: Path(path) for role, path in finals.items()}
+    recover(journal, list(finals.values()))
+    for path in [*finals.values(), Path(journal)]:
+        remove_leftovers(path)
+    token = new_token()
+    staged = {role: sibling(path, STAGED, token) for role, path in finals.items()}
+    committed = False
+    try:
+        yield staged
+        committed = _write_journal(token, list(finals.values()), Path(journal))
+        _replay(token, list(finals.values()), Path(journal))
+    finally:
+        if not committed:  # a failure before the commit point: the staged parts must go
+            for path in staged.values():
+                remove(path)
+
+
+def _write_journal(token: str, finals: list[Path], journal: Path) -> bool:
+    """The commit point: once the journal is in place, the save is finished by whoever writes next."""
+    base = journal.parent.absolute()
+    record = {"format": JOURNAL_FORMAT, "token": token, "parts": [os.path.relpath(p.absolute(), base) for p in finals]}
+    with atomic_path(journal) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        with open(tmp) as handle:
+            os.fsync(handle.fileno())
+    return True
+
+
+def recover(journal: Path, finals: list[Path]) -> bool:
+    """Finish the commit a killed writer left in ``journal``, whose parts must all be among ``finals``
+    (the parts of the artifact the caller writes); True if there was one.
+
+    Raises:
+        ValueError: the journal is damaged, or names a path that is not one of ``finals``.
+    """
+    journal = Path(journal)
+    if not journal.is_file():
+        return False
+    allowed = {p.absolute().resolve(): p for p in finals}
+    try:
+        record = json.loads(journal.read_text())
+        if record.get("format") != JOURNAL_FORMAT or not _TOKEN.fullmatch(str(record.get("token"))):
+            raise ValueError("not a journal of this version")
+        names = record["parts"]
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValueError("its parts are not a list of names")
+    except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise ValueError(f"the save journal {journal} is damaged ({exc}); delete it and rerun") from None
+    parts = []
+    for name in names:
+        target = (journal.parent / name).absolute().resolve()
+        if Path(name).is_absolute() or target not in allowed:
+            raise ValueError(
+                f"the save journal {journal} names {name}, which is not a part of what this run writes; it was "
+                "not written by this tool for these outputs. Delete it (nothing was moved) and rerun"
+            )
+        parts.append(allowed[target])
+    logger.warning("Finishing the save that a stopped run left in %s.", journal)
+    _replay(record["token"], parts, journal)
+    return True
+
+
+def _replay(token: str, finals: list[Path], journal: Path) -> None:
+    for final in finals:
+        _replace(sibling(final, STAGED, token), final)
+    for final in finals:  # folders left by an interrupted replacement
+        for old in final.parent.glob(f".{final.name}{OLD}*"):
+            remove(old)
+    journal.unlink(missing_ok=True)
+
+
+def _replace(staged: Path, final: Path) -> None:
+    """Move ``staged`` onto ``final`` (a file, or a folder replacing a folder)."""
+    if not staged.exists():
+        return  # already moved (a replay)
+    if staged.is_dir() and final.exists():
+        old = sibling(final, OLD, new_token())
+        os.replace(final, old)
+        os.replace(staged, final)
+        remove(old)
+    else:
+        if final.is_dir():
+            raise IsADirectoryError(f"{final} is a folder")
+        os.replace(staged, final)
