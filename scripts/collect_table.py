@@ -13,8 +13,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from fungi_hb.errors import UserError  # noqa: E402
-from fungi_hb.evaluation.results_table import collect, write_tables  # noqa: E402
+from fungi_hb.evaluation.results_table import EFFICIENT, collect, write_tables  # noqa: E402
 from fungi_hb.log import setup_logging  # noqa: E402
+
+
+def no_results(folder: Path) -> str:
+    """Why ``folder`` gave no table row, and the fix, in one line."""
+    found = sorted(folder.rglob("results_*.json"))
+    if not found:
+        return f"No results_*.json files under {folder}. Give the OUT_DIR of table3.sh or ade20k.sh after it ran."
+    return (
+        f"No usable results under {folder}: of its {len(found)} results_*.json files (e.g. {found[0]}) none is a "
+        f"complete results file at {folder}/<model>/<memory size or {EFFICIENT}>/results_<features>.json with a "
+        "miou_percent from 0 to 100. See the warnings above, and give the folder that holds the <model> folders."
+    )
 
 
 def main() -> int:
@@ -25,6 +37,8 @@ def main() -> int:
     setup_logging("INFO")
     try:
         rows = collect(args.folder)
+        if not rows:  # write no table: an empty one would pass for a finished run
+            raise UserError(no_results(args.folder))
         markdown = write_tables(rows, args.folder / f"{args.name}.md", args.folder / f"{args.name}.csv")
     except (UserError, OSError) as exc:
         logging.getLogger("fungi_hb").error("%s", exc)

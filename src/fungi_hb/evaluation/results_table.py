@@ -30,13 +30,16 @@ def collect(folder: Path) -> list[dict]:
             continue
         try:
             result = json.loads(path.read_text())
-            miou, source = float(result["miou_percent"]), str(result["backbone"]["weights_source"])
+            miou, source = result["miou_percent"], str(result["backbone"]["weights_source"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.warning("Skipped %s: not a complete results file (%s: %s).", path, type(exc).__name__, exc)
             continue
+        if not is_percent(miou):
+            logger.warning("Skipped %s: its miou_percent %r is not a number from 0 to 100.", path, miou)
+            continue
         size = cell if cell == EFFICIENT else int(cell)
         features = result.get("features", path.stem.removeprefix("results_"))
-        cells.setdefault((model, features), {})[size] = miou
+        cells.setdefault((model, features), {})[size] = float(miou)
         weights[model] = source
     if not cells:
         logger.warning("No results files under %s.", folder)
@@ -44,6 +47,12 @@ def collect(folder: Path) -> list[dict]:
         {"model": model, "features": features, "weights": weights[model], "miou": by_size}
         for (model, features), by_size in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1] != "embeddings"))
     ]
+
+
+def is_percent(value: object) -> bool:
+    """A real number from 0 to 100: JSON true/false (Python bools), strings, NaN and infinities are not."""
+    # NaN and infinities fail the range test (math.isfinite would overflow on a 400-digit JSON integer)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100
 
 
 def render(rows: list[dict]) -> tuple[str, str]:

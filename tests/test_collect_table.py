@@ -1,0 +1,66 @@
+"""scripts/collect_table.py: only real mIoU percentages reach the table, and no table without a result."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def collect_table(folder: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "scripts/collect_table.py", str(folder)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def write_result(path: Path, miou_text: str) -> Path:
+    """A results file whose miou_percent is ``miou_text`` written as is (NaN and 1e999 are not JSON)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rest = json.dumps({"features": "fungi", "backbone": {"weights_source": "w"}})
+    path.write_text('{"miou_percent": ' + miou_text + ", " + rest[1:])
+    return path
+
+
+BAD = {"64": "true", "128": "NaN", "256": "1e999", "512": "-5", "1024": '"12.5"', "2048": "100.5", "4096": "-Infinity"}
+
+
+def test_miou_percent_that_is_not_a_number_from_0_to_100_is_skipped_with_a_warning(tmp_path):
+    skipped = [write_result(tmp_path / "m" / size / "results_fungi.json", text) for size, text in BAD.items()]
+    write_result(tmp_path / "m" / "100" / "results_fungi.json", "100")
+    write_result(tmp_path / "m" / "efficient" / "results_fungi.json", "0")
+    write_result(tmp_path / "m" / "32" / "results_fungi.json", "37.25")
+    result = collect_table(tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    for path in skipped:
+        assert f"Skipped {path}: its miou_percent" in result.stderr
+    assert "not a number from 0 to 100" in result.stderr
+    lines = (tmp_path / "table3.csv").read_text().splitlines()
+    assert lines == ["model,features,M=32,M=100,data-efficient,weights", "m,fungi,37.25,100.00,0.00,w"]
+
+
+def test_no_usable_result_fails_and_writes_no_table(tmp_path):
+    for size, text in BAD.items():
+        write_result(tmp_path / "m" / size / "results_fungi.json", text)
+    result = collect_table(tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"No usable results under {tmp_path}: of its {len(BAD)} results_*.json files" in result.stderr
+    assert not (tmp_path / "table3.md").exists() and not (tmp_path / "table3.csv").exists()
+
+
+@pytest.mark.parametrize("where", ["flat", "too deep"])
+def test_results_outside_the_model_size_layout_fail_and_write_no_table(tmp_path, where):
+    folder = tmp_path if where == "flat" else tmp_path / "runs" / "m"
+    write_result(folder / "results_fungi.json", "12.5")
+    write_result(folder / "results_embeddings.json", "10")
+    result = collect_table(tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "No usable results" in result.stderr and "<model>/<memory size or efficient>/" in result.stderr
+    assert list(tmp_path.glob("table3.*")) == []
+
+
+def test_a_folder_without_results_files_fails_and_writes_no_table(tmp_path):
+    result = collect_table(tmp_path)
+    assert result.returncode == 2 and f"No results_*.json files under {tmp_path}." in result.stderr
+    assert list(tmp_path.iterdir()) == []
