@@ -61,3 +61,14 @@ def test_confusion_matrix_accumulates_over_batches():
     whole = confusion_matrix(gt, pred, 21)
     parts = sum(confusion_matrix(gt[i : i + 1], pred[i : i + 1], 21) for i in range(4))
     assert torch.equal(whole, parts)
+
+
+def test_miou_over_present_classes_against_a_hand_count():
+    """Classes 0-2 of 4 appear in the truth; class 3 never does. Identity predictions except 2 pixels of
+    class 1 predicted as 2: IoU 1, 8/10, 5/7 for the present classes, 0 for the absent one."""
+    confusion = np.array([[5, 0, 0, 0], [0, 8, 2, 0], [0, 0, 5, 0], [0, 0, 0, 0]])
+    result = matched_miou(confusion)
+    assert result.present.tolist() == [True, True, True, False]
+    np.testing.assert_allclose(result.iou, [1.0, 0.8, 5 / 7, 0.0])
+    assert result.miou == pytest.approx((1 + 0.8 + 5 / 7) / 4)
+    assert result.miou_present == pytest.approx((1 + 0.8 + 5 / 7) / 3)

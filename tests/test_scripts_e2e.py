@@ -57,7 +57,7 @@ def test_scann_neighbours_of_a_real_memory_agree_with_exact(synthetic_voc, tmp_p
     assert recall >= 0.9
 
 
-def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, caplog):
+def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, caplog, capsys):
     caplog.set_level(logging.INFO)
     memory_dir = tmp_path / "eval_memory"
     args = eval_args(
@@ -92,6 +92,13 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
     assert results["backbone"]["weights_source"].startswith("random")
     assert results["num_val_images"] == 8 and results["memory_rows"] == 24 * 16
     assert f"mIoU: {results['miou_percent']:.2f}%" in caplog.text
+    printed = capsys.readouterr().out  # the score also reaches stdout, for `> file`
+    assert printed.startswith(f"mIoU {results['miou_percent']:.2f}% (embeddings features, voc, 8 validation images")
+    assert f"results: {tmp_path / 'res.json'}" in printed
+    present = results["present_classes"]
+    assert present and set(present) <= set(results["class_names"])
+    expected = 100 * sum(results["per_class_iou"][name] for name in present) / len(present)
+    assert results["miou_present_percent"] == pytest.approx(expected, abs=0.006)
 
     # the same evaluation memory with its label rows shuffled (and committed again, or it would be refused
     # as tampered with): patches and labels no longer line up

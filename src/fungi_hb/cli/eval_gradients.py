@@ -5,6 +5,7 @@ saved as they go: rerunning a killed command resumes it."""
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from fungi_hb.cli import flags
@@ -38,44 +39,49 @@ def build_parser() -> argparse.ArgumentParser:
     fungi.add_argument(
         "--features",
         choices=("fungi", "embeddings"),
-        default="fungi",
+        default=EvalJob.features,
         help="fungi (gradients + features, the paper) or embeddings (raw features baseline).",
     )
     fungi.add_argument(
         "--embeddings-source",
         choices=("tokens", "keys"),
-        default="tokens",
+        default=EvalJob.embeddings_source,
         help="With --features embeddings: tokens (the final normalised tokens, which FUNGI also uses) or keys "
         "(the last block's attention keys, the published HummingBird library's default).",
     )
     fungi.add_argument(
         "--gradients-layer",
-        default="backbone.blocks.11.attn.proj",
+        default=FungiConfig.gradients_layer,
         help="Dotted path of the Linear layer whose per-patch gradients are used.",
     )
-    fungi.add_argument("--latent-dim", type=flags.positive_int, default=96, help="Output size of the random head.")
+    fungi.add_argument(
+        "--latent-dim", type=flags.positive_int, default=FungiConfig.latent_dim, help="Output size of the random head."
+    )
     fungi.add_argument(
         "--num-negative-neighbors",
         "--n-neighbors",
         dest="num_negative_neighbors",
         type=flags.positive_int,
-        default=2,
+        default=FungiConfig.num_negative_neighbors,
         help="Negatives per token from the support index (2 in the paper); --n-neighbors is the "
         "published README's alias. Capped at the index's k, with a warning.",
     )
     fungi.add_argument(
         "--negative-batch-percent",
         type=flags.probability,
-        default=0.5,
+        default=FungiConfig.negative_batch_percent,
         help="Probability of keeping each pooled negative (1 keeps all).",
     )
     fungi.add_argument(
-        "--simclr-temperature", type=flags.positive_float, default=0.07, help="Temperature of the SimCLR loss."
+        "--simclr-temperature",
+        type=flags.positive_float,
+        default=FungiConfig.simclr_temperature,
+        help="Temperature of the SimCLR loss.",
     )
     fungi.add_argument(
         "--negatives-layout",
         choices=[m.value for m in NeighborLayout],
-        default="published",
+        default=FungiConfig.negatives_layout.value,
         help="published: the published code's scrambled neighbour layout (reproduces the paper); "
         "true: the retrieved neighbours themselves.",
     )
@@ -88,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--temperature",
         type=flags.positive_float,
-        default=0.02,
+        default=EvalJob.temperature,
         help="Label-transfer softmax temperature (0.02; 0.1 for the data-efficient runs).",
     )
     evaluation.add_argument("--output", type=Path, default=None, help="Write a JSON results file here.")
@@ -108,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Write pictures (image | ground truth | prediction, pixel accuracy in the name) of the first "
         "--num-predictions validation images into this folder.",
     )
-    evaluation.add_argument("--num-predictions", type=flags.positive_int, default=8, help="Validation images pictured.")
+    evaluation.add_argument(
+        "--num-predictions",
+        type=flags.positive_int,
+        default=EvalJob.num_predictions,
+        help="Validation images pictured.",
+    )
     flags.add_runtime_flags(parser)
     return parser
 
@@ -147,6 +158,23 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
     )
 
 
+def summary(results: dict, job: EvalJob) -> str:
+    """The closing lines on stdout (the log goes to stderr), so that ``> file`` keeps the score."""
+    present = len(results["present_classes"])
+    lines = [
+        f"mIoU {results['miou_percent']:.2f}% ({results['features']} features, {results['dataset']}, "
+        f"{results['num_val_images']} validation images, memory {results['memory_rows']} x {results['memory_dim']})",
+    ]
+    if 0 < present < results["num_classes"]:
+        lines.append(
+            f"mIoU over the {present} classes present in the validation truth: {results['miou_present_percent']:.2f}% "
+            f"(the figure above counts the {results['num_classes'] - present} absent classes as 0, as published)"
+        )
+    if job.output is not None:
+        lines.append(f"results: {job.output}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     job = job_from_args(args)
@@ -155,5 +183,6 @@ def main(argv: list[str] | None = None) -> int:
         results = run_eval(job, world)
         if results is not None:
             logger.info("mIoU: %.2f%%", results["miou_percent"])
+            sys.stdout.write(summary(results, job) + "\n")
 
     return run_main(run, args.log_level, job.work_folder())

@@ -113,7 +113,7 @@ def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation:
     group.add_argument(
         "--dataset",
         choices=("auto", *DATASETS),
-        default="auto",
+        default=DataConfig.dataset,
         help="Which dataset --data-dir holds; auto: detected from its folders.",
     )
     group.add_argument(
@@ -132,11 +132,13 @@ def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation:
     if validation:
         group.add_argument("--val-list", type=Path, default=None, help="File of validation ids (one per line).")
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help="Images per batch.")
-    group.add_argument("--num-workers", type=non_negative_int, default=2, help="Data loader worker processes.")
+    group.add_argument(
+        "--num-workers", type=non_negative_int, default=DataConfig.num_workers, help="Data loader worker processes."
+    )
     group.add_argument(
         "--augmentation-epochs",
         type=positive_int,
-        default=1,
+        default=MemoryConfig.augmentation_epochs,
         help="Augmented passes over the training images (8 for the data-efficient runs).",
     )
     group.add_argument("--seed", type=seed, default=42, help="Seeds subsets, augmentations, head, projection.")
@@ -164,36 +166,52 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
     group.add_argument(
         "--index-backend",
         choices=("auto", *BACKENDS),
-        default="auto",
+        default=IndexConfig.backend,
         help="scann (the paper), exact (brute force: deterministic, on the GPU if there), or auto: scann where "
         "installed (Linux x86-64), else exact.",
     )
     group.add_argument("--num-neighbors", type=positive_int, default=num_neighbors, help=neighbors_help)
     group.add_argument(
-        "--num-leaves", type=positive_int, default=512, help="ScaNN tree leaves (clamped to the memory size)."
+        "--num-leaves",
+        type=positive_int,
+        default=IndexConfig.num_leaves,
+        help="ScaNN tree leaves (clamped to the memory size).",
     )
-    group.add_argument("--num-leaves-to-search", type=positive_int, default=32, help="ScaNN leaves searched per query.")
     group.add_argument(
-        "--num-reordering-candidates", type=positive_int, default=120, help="ScaNN candidates re-ranked exactly."
+        "--num-leaves-to-search",
+        type=positive_int,
+        default=IndexConfig.num_leaves_to_search,
+        help="ScaNN leaves searched per query.",
+    )
+    group.add_argument(
+        "--num-reordering-candidates",
+        type=positive_int,
+        default=IndexConfig.num_reordering_candidates,
+        help="ScaNN candidates re-ranked exactly.",
     )
     group.add_argument(
         "--anisotropic-quantization-threshold",
         type=finite_float,
-        default=0.2,
+        default=IndexConfig.anisotropic_quantization_threshold,
         help="ScaNN anisotropic quantisation threshold.",
     )
-    group.add_argument("--dimensions-per-block", type=positive_int, default=4, help="ScaNN AH dimensions per block.")
+    group.add_argument(
+        "--dimensions-per-block",
+        type=positive_int,
+        default=IndexConfig.dimensions_per_block,
+        help="ScaNN AH dimensions per block.",
+    )
     group.add_argument(
         "--index-build",
         choices=BUILDS,
-        default="auto",
+        default=IndexConfig.build,
         help="in-memory: from every row at once (published); streamed: trained on a sample, filled from disk in "
         "chunks (exact: searched in chunks); auto: in-memory when it fits in RAM.",
     )
     group.add_argument(
         "--reorder-precision",
         choices=PRECISIONS,
-        default="auto",
+        default=IndexConfig.reorder_precision,
         help="ScaNN re-ranking data: float32 (published), bfloat16 or int8; auto: float32 when it fits in RAM, "
         "else the most precise that fits (with a warning).",
     )
@@ -217,7 +235,9 @@ def add_streaming_flags(group) -> None:
 
 def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("runtime (does not change the features beyond float rounding)")
-    group.add_argument("--device", default="auto", help="auto (this process's GPU when there is one), cpu or cuda.")
+    group.add_argument(
+        "--device", default=Runtime.device, help="auto (this process's GPU when there is one), cpu or cuda."
+    )
     group.add_argument(
         "--use-fp16",
         action="store_true",

@@ -39,6 +39,17 @@ class MiouResult:
     fn: np.ndarray  # [C] int64
     matching: np.ndarray  # [C_pred] class assigned to each predicted id
 
+    @property
+    def present(self) -> np.ndarray:
+        """[C] bool: classes with at least one scored ground-truth pixel."""
+        return (self.tp + self.fn) > 0
+
+    @property
+    def miou_present(self) -> float:
+        """Mean IoU over the present classes only (nan when none is): a second figure for datasets whose
+        validation images show few of the classes; the published figure is ``miou``."""
+        return float(self.iou[self.present].mean()) if self.present.any() else float("nan")
+
 
 def pairwise_iou(confusion: np.ndarray) -> np.ndarray:
     """IoU between every ground-truth class (rows) and predicted id (columns): [C, C] float64."""

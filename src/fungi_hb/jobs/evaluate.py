@@ -139,8 +139,14 @@ def _report(
         names = [data.val[i].id for i in pictures.index.tolist()]
         save_pictures(job.save_predictions, names, pictures.image, pictures.truth, pictures.predicted,
                       result.matching, classes.palette)  # fmt: skip
-    per_class = ", ".join(f"{name} {100 * v:.1f}" for name, v in zip(classes.class_names, result.iou))
-    logger.info("Per-class IoU (%s, %d classes): %s", classes.name, classes.num_classes, per_class)
+    shown = [(name, v) for name, v, here in zip(classes.class_names, result.iou, result.present) if here]
+    absent = classes.num_classes - len(shown)
+    logger.info(
+        "Per-class IoU of the %d classes present in the validation truth%s: %s",
+        len(shown),
+        f" ({absent} absent classes count as 0 in the mIoU)" if absent else "",
+        ", ".join(f"{name} {100 * v:.1f}" for name, v in shown),
+    )
     counts = {
         "num_train_images": len(data.train),
         "num_val_images": len(data.val),

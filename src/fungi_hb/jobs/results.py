@@ -38,6 +38,8 @@ def eval_results(
         "num_classes": classes.num_classes,
         "class_names": list(classes.class_names),
         "per_class_iou": {name: float(v) for name, v in zip(classes.class_names, result.iou)},
+        "present_classes": [name for name, here in zip(classes.class_names, result.present) if here],
+        "miou_present_percent": round(100 * result.miou_present, 2) if result.present.any() else None,
         "tp": result.tp.tolist(),
         "fp": result.fp.tolist(),
         "fn": result.fn.tolist(),
