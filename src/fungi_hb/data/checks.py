@@ -1,6 +1,6 @@
 """Before the long part: every image decodes fully, and every mask is a single-channel 8-bit image of the
 same size as its image holding only values the dataset allows. Files already found good are remembered
-(keyed on path, size and modification time), so reruns check only what changed."""
+(keyed on path, size, modification and change time), so reruns check only what changed."""
 
 import hashlib
 import json
@@ -16,6 +16,7 @@ from tqdm import tqdm
 from fungi_hb.data.datasets.base import ClassSpec
 from fungi_hb.data.samples import Sample
 from fungi_hb.errors import UserError
+from fungi_hb.interrupts import interrupts_held
 
 logger = logging.getLogger(__name__)
 SHOWN = 5  # offenders named in the error
@@ -23,7 +24,9 @@ SHOWN = 5  # offenders named in the error
 
 def _stamp(path: Path) -> list:
     stat = path.stat()
-    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+    # the change time too: any write, copy over or re-dating (cp -p, rsync -t, touch -r) sets it, also where
+    # the size and modification time end up as they were
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def check_sample(sample: Sample, allowed: np.ndarray) -> str | None:
@@ -88,19 +91,24 @@ def check_samples(samples: list[Sample], classes: ClassSpec, what: str, workers:
     if todo:
         chunk = max(1, min(64, len(todo) // (4 * max(workers, 1)) or 1))
         parts = [([samples[i] for i in todo[s : s + chunk]], allowed) for s in range(0, len(todo), chunk)]
-        bar = tqdm(total=len(todo), desc=f"checking {what} files", unit="img", leave=False, disable=len(todo) < 200)
-        if workers > 1 and len(parts) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                results = []
-                for part, result in zip(parts, pool.map(_check_chunk, parts)):
-                    results += result
+        results = []
+        with tqdm(
+            total=len(todo), desc=f"checking {what} files", unit="img", leave=False, disable=len(todo) < 200
+        ) as bar:
+            if workers > 1 and len(parts) > 1:
+                pool = ProcessPoolExecutor(max_workers=workers)
+                try:
+                    with interrupts_held():  # the workers are forked here: a Ctrl-C meanwhile must not be lost
+                        checked = pool.map(_check_chunk, parts)
+                    for part, result in zip(parts, checked):
+                        results += result
+                        bar.update(len(part[0]))
+                finally:
+                    pool.shutdown(cancel_futures=True)  # after a Ctrl-C: drop the chunks not yet started
+            else:
+                for part in parts:
+                    results += _check_chunk(part)
                     bar.update(len(part[0]))
-        else:
-            results = []
-            for part in parts:
-                results += _check_chunk(part)
-                bar.update(len(part[0]))
-        bar.close()
         for i, problem in zip(todo, results):
             if problem is None:
                 cache.add(keys[i])

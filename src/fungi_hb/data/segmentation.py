@@ -2,14 +2,18 @@
 each item carrying its sample seed (see ``seeding``) so later random draws follow the image."""
 
 import signal
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from fungi_hb.data.checks import check_sample
 from fungi_hb.data.samples import Sample
 from fungi_hb.data.transforms import TransformConfig, sample_train_draws, train_transform, val_transform
+from fungi_hb.errors import UserError
+from fungi_hb.interrupts import interrupts_held
 from fungi_hb.seeding import generator_for, sample_seed
 
 
@@ -97,9 +101,44 @@ def _ignore_interrupts(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _naming_damaged_files(stream: Iterator[Batch], dataset: Dataset, batches: list[list[int]]) -> Iterator[Batch]:
+    """The loader's batches; a batch that cannot be read is blamed, by name, on the file of its samples that
+    no longer passes the file check. (An exception from a worker process arrives as torch re-raises it: its
+    type only, with the worker's traceback for a message; and a damaged image is PIL's OSError, which alone
+    reads as a failing disk.)"""
+    samples = getattr(dataset, "samples", None)
+    for items in batches:
+        try:
+            batch = next(stream)
+        except StopIteration:
+            return
+        except Exception as exc:
+            if not samples:
+                raise
+            checked = [samples[item % len(samples)] for item in items]  # item epoch * N + i is image i
+            problems = [p for p in dict.fromkeys(check_sample(s, _ANY_VALUE) for s in checked) if p]
+            if not problems:
+                raise
+            raise UserError(
+                f"{'; '.join(problems)}. It passed the file check before the long part, so it was damaged or "
+                "changed since: replace it or remove its id from the list, then rerun the same command."
+            ) from exc
+        yield batch
+
+
+_ANY_VALUE = np.ones(256, dtype=bool)  # mask values were checked up front: only decoding is checked again
+
+
+class _Loader(DataLoader):
+    def __iter__(self) -> Iterator[Batch]:
+        with interrupts_held():  # the workers are forked here: a Ctrl-C meanwhile must not be lost
+            stream = super().__iter__()
+        return _naming_damaged_files(stream, self.dataset, self.batch_sampler)
+
+
 def make_loader(dataset: Dataset, batches: list[list[int]], num_workers: int) -> DataLoader:
     """A loader that yields exactly ``batches`` (lists of item indices), in order."""
-    return DataLoader(
+    return _Loader(
         dataset,
         batch_sampler=batches,
         num_workers=num_workers,
