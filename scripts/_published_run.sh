@@ -3,7 +3,8 @@
 PYTHON=${PYTHON:-python}
 DATA_DIR=${DATA_DIR:-./VOCSegmentation}
 MODEL=${MODEL:-dino_vits16}
-SEED=${SEED:-42}
+SEEDS=${SEEDS:-${SEED:-42}}  # several ("0 1 2"): the experiment once per seed, in OUT_DIR/seed<S>/
+read -r -a SEED_LIST <<< "$SEEDS"
 IMAGE_SIZE=${IMAGE_SIZE:-512}
 PATCH_SIZE=${PATCH_SIZE:-16}
 DEVICE=${DEVICE:-auto}
@@ -15,11 +16,18 @@ if [ -n "${WEIGHTS:-}" ]; then WEIGHTS_ARGS=(--weights "$WEIGHTS"); fi
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 source scripts/_launch.sh
 
-report_miou() {  # report_miou RESULTS_JSON PUBLISHED_PERCENT
-  $PYTHON - "$1" "$2" <<'PY'
-import json, sys
-result = json.load(open(sys.argv[1]))
-sys.stdout.write(f"mIoU ours: {result['miou_percent']:.2f}%   published (VOC-Tiny): {float(sys.argv[2]):.2f}%   "
-                 f"weights: {result['backbone']['weights_source']}\n")
+seed_dir() {  # seed_dir OUT_DIR SEED: OUT_DIR for one seed, OUT_DIR/seed<S> for several
+  if [ "${#SEED_LIST[@]}" -gt 1 ]; then echo "$1/seed$2"; else echo "$1"; fi
+}
+
+report_miou() {  # report_miou PUBLISHED_PERCENT RESULTS_JSON...: ours (mean ± std over seeds) beside it
+  $PYTHON - "$@" <<'PY'
+import json, statistics, sys
+published, results = float(sys.argv[1]), [json.load(open(path)) for path in sys.argv[2:]]
+values = [r["miou_percent"] for r in results]
+ours = f"{values[0]:.2f}%" if len(values) == 1 else (
+    f"{statistics.mean(values):.2f}% ± {statistics.stdev(values):.2f} over {len(values)} seeds")
+sys.stdout.write(f"mIoU ours: {ours}   published (VOC-Tiny): {published:.2f}%   "
+                 f"weights: {results[0]['backbone']['weights_source']}\n")
 PY
 }

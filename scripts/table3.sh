@@ -7,7 +7,9 @@
 # Environment (published values by default):
 #   DATA_DIR=./VOCSegmentation  OUT_DIR=runs/table3  BACKBONES="dino_vits16 dino_vitb16"
 #   MEMORY_SIZES="102400 1024000 10240000"  DATA_EFFICIENT=1 (0 leaves that column out)
-#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE=16  SEED=42
+#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE=16
+#   SEEDS="42" (several, e.g. "0 1 2": every cell once per seed, in <cell>/seed<S>/; the table shows the
+#   mean ± standard deviation and n; SEED=S is the same as SEEDS=S)
 #   WEIGHTS_DIR: folder with the official checkpoints (<stem>.pth); default: the torch hub cache
 #   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.11.attn.proj
 #   LAYOUT=published (FUNGI negatives; or true)
@@ -22,7 +24,11 @@ DATA_DIR=${DATA_DIR:-./VOCSegmentation}
 OUT_DIR=${OUT_DIR:-runs/table3}
 BACKBONES=${BACKBONES:-"dino_vits16 dino_vitb16"}
 MEMORY_SIZES=${MEMORY_SIZES:-"102400 1024000 10240000"}
-SEED=${SEED:-42}
+SEEDS=${SEEDS:-${SEED:-42}}
+read -r -a SEED_LIST <<< "$SEEDS"
+cell_dir() {  # cell_dir BASE: BASE for one seed (the layout of earlier runs), BASE/seed<S> for several
+  if [ "${#SEED_LIST[@]}" -gt 1 ]; then echo "$1/seed$SEED"; else echo "$1"; fi
+}
 read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 AH=(--anisotropic-quantization-threshold 0.2 --dimensions-per-block 4)
 LEAVES=(--num-leaves "${NUM_LEAVES:-512}" --num-leaves-to-search "${NUM_LEAVES_TO_SEARCH:-32}")
@@ -68,19 +74,21 @@ run_cell() {
   done
 }
 
-for MODEL in $BACKBONES; do
-  set_weights "$MODEL"
-  BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "${IMAGE_SIZE:-512}" --patch-size "${PATCH_SIZE:-16}"
-            --data-dir "$DATA_DIR" --seed "$SEED" --device "${DEVICE:-auto}")
-  for SIZE in $MEMORY_SIZES; do
-    run_cell "$OUT_DIR/$MODEL/$SIZE" "--memory-size $SIZE --augmentation-epochs 1" \
-        "${LEAVES[*]} --num-reordering-candidates 120 --num-neighbors ${NUM_NEIGHBORS:-30} --temperature 0.02"
+for SEED in "${SEED_LIST[@]}"; do
+  for MODEL in $BACKBONES; do
+    set_weights "$MODEL"
+    BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "${IMAGE_SIZE:-512}" --patch-size "${PATCH_SIZE:-16}"
+              --data-dir "$DATA_DIR" --seed "$SEED" --device "${DEVICE:-auto}")
+    for SIZE in $MEMORY_SIZES; do
+      run_cell "$(cell_dir "$OUT_DIR/$MODEL/$SIZE")" "--memory-size $SIZE --augmentation-epochs 1" \
+          "${LEAVES[*]} --num-reordering-candidates 120 --num-neighbors ${NUM_NEIGHBORS:-30} --temperature 0.02"
+    done
+    if [ "${DATA_EFFICIENT:-1}" = 1 ]; then
+      run_cell "$(cell_dir "$OUT_DIR/$MODEL/efficient")" \
+          "--num-train-samples ${TRAIN_SAMPLES:-83} --augmentation-epochs ${AUGMENTATION_EPOCHS:-8}" \
+          "--num-leaves ${NUM_LEAVES:-512} --num-leaves-to-search 256 --num-reordering-candidates 1800
+           --num-neighbors ${EFFICIENT_NUM_NEIGHBORS:-90} --temperature 0.1"
+    fi
   done
-  if [ "${DATA_EFFICIENT:-1}" = 1 ]; then
-    run_cell "$OUT_DIR/$MODEL/efficient" \
-        "--num-train-samples ${TRAIN_SAMPLES:-83} --augmentation-epochs ${AUGMENTATION_EPOCHS:-8}" \
-        "--num-leaves ${NUM_LEAVES:-512} --num-leaves-to-search 256 --num-reordering-candidates 1800
-         --num-neighbors ${EFFICIENT_NUM_NEIGHBORS:-90} --temperature 0.1"
-  fi
 done
 $PYTHON scripts/collect_table.py "$OUT_DIR" --name "${TABLE_NAME:-table3}"

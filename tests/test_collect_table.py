@@ -64,3 +64,27 @@ def test_a_folder_without_results_files_fails_and_writes_no_table(tmp_path):
     result = collect_table(tmp_path)
     assert result.returncode == 2 and f"No results_*.json files under {tmp_path}." in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def real_result(path: Path, miou: float, seed: int, memory_size: int | None, subset: int | None = None) -> None:
+    """A results file as eval_gradients.py writes it: the cell is in its settings, not its path."""
+    settings = {
+        "seed": seed,
+        "backbone": {"model": "dino_vits16"},
+        "memory": {"memory_size": memory_size},
+        "data": {"num_train_samples": subset},
+    }
+    result = {"miou_percent": miou, "features": "fungi", "backbone": {"weights_source": "w"}, "settings": settings}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+
+
+def test_results_anywhere_are_grouped_by_their_settings_with_mean_and_spread_over_seeds(tmp_path):
+    real_result(tmp_path / "results_a.json", 40.0, 0, 102400)  # a flat folder, any names
+    real_result(tmp_path / "x" / "y" / "results_b.json", 42.0, 1, 102400)
+    real_result(tmp_path / "results_c.json", 44.0, 2, 102400)
+    real_result(tmp_path / "deep" / "results_d.json", 27.5, 0, None, subset=83)
+    result = collect_table(tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "table3.csv").read_text().splitlines()
+    assert lines == ["model,features,M=102400,data-efficient,weights", "dino_vits16,fungi,42.00 ± 2.00 (n=3),27.50,w"]

@@ -61,10 +61,11 @@ def test_num_leaves_larger_than_memory_is_clamped(caplog):
     assert index.search(data[:3]).shape == (3, 5)
 
 
-def test_leaves_too_sparse_for_k_are_warned_about_at_build_time(caplog):
-    data = clustered(200, 8)
-    with caplog.at_level(logging.WARNING):
-        build_index(data, IndexConfig(num_neighbors=30, num_leaves=512, num_leaves_to_search=32))
+def test_leaves_too_sparse_for_k_are_warned_about_before_the_long_part(caplog):
+    from fungi_hb.index.plan import plan_index
+
+    with caplog.at_level(logging.WARNING):  # planned before any feature is extracted
+        plan_index(IndexConfig(backend="scann", num_neighbors=30, num_leaves=512, num_leaves_to_search=32), 200, 8, "x")
     assert "The 32 leaves searched per query hold about 32 of the 200 points, for k = 30" in caplog.text
     assert "`index.backend` exact" in caplog.text
 
@@ -165,3 +166,55 @@ def test_fewer_reordering_candidates_than_neighbours_is_refused_up_front():
     config = IndexConfig(backend="scann", num_neighbors=30, num_reordering_candidates=3)
     with pytest.raises(UserError, match="`index.num_reordering_candidates` 3 is below `index.num_neighbors` 30"):
         plan_index(config, 10_000, 64, "support")
+
+
+def test_a_reranking_precision_the_exact_index_ignores_is_warned_about(caplog):
+    from fungi_hb.index.plan import plan_index
+
+    with caplog.at_level(logging.WARNING):
+        config = plan_index(IndexConfig(backend="exact", num_neighbors=4, reorder_precision="int8"), 100, 8, "x")
+    assert config.reorder_precision == "float32" and "applies to ScaNN only" in caplog.text
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "abc"])
+def test_a_threshold_that_is_not_a_finite_number_is_refused_when_parsed(value, capsys):
+    from fungi_hb.cli import create_memory_bank
+
+    with pytest.raises(SystemExit) as stop:
+        create_memory_bank.build_parser().parse_args(["--anisotropic-quantization-threshold", value])
+    assert stop.value.code == 2 and "--anisotropic-quantization-threshold" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_scann_builds_over_tied_rows_repeat_across_processes(tmp_path):
+    """20,000 rows drawn from 2,000 distinct ones (ties, as in patch memories). Built in separate processes
+    with address-space randomisation on, such builds differed here (3 different results in 4 runs); through
+    ``build_index_folder`` (a child with randomisation off) every build searches the same."""
+    import hashlib
+
+    from fungi_hb.index import build_index_folder
+    from fungi_hb.storage.matrix_file import write_matrix
+
+    generator = torch.Generator().manual_seed(0)
+    distinct = torch.nn.functional.normalize(torch.randn(2000, 128, generator=generator), dim=1)
+    data = distinct[torch.randint(0, 2000, (20000,), generator=generator)]  # (20000, 128), with ties
+    write_matrix(tmp_path / "f.pth", 20000, 128, torch.float32, [data])
+    config = IndexConfig(backend="scann", num_neighbors=10, num_leaves=64, num_leaves_to_search=8,
+                         num_reordering_candidates=40, build="in-memory", reorder_precision="float32")  # fmt: skip
+    found = set()
+    for i in range(4):
+        build_index_folder(tmp_path / "f.pth", tmp_path / f"idx{i}", config, "m", torch.device("cpu"))
+        index, _ = load_index(tmp_path / f"idx{i}", "cpu", data)
+        found.add(hashlib.sha1(index.search(distinct[:500]).numpy().tobytes()).hexdigest())
+    assert len(found) == 1
+
+
+def test_a_user_error_in_the_build_process_comes_back_as_one(tmp_path):
+    from fungi_hb.index import build_index_folder
+    from fungi_hb.storage.matrix_file import write_matrix
+
+    write_matrix(tmp_path / "f.pth", 200, 8, torch.float32, [clustered(200, 8)])
+    config = IndexConfig(backend="scann", num_neighbors=300, num_leaves=4, num_leaves_to_search=4)
+    with pytest.raises(UserError, match="`index.num_neighbors` 300 exceeds the 200 rows"):
+        build_index_folder(tmp_path / "f.pth", tmp_path / "idx", config, "m", torch.device("cpu"))
+    assert not (tmp_path / "idx").exists()

@@ -34,7 +34,8 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
         DATA_DIR=data,
         OUT_DIR=str(tmp_path / "t3"),
         BACKBONES="vit_tiny_patch16_224",
-        MEMORY_SIZES="64 128",
+        MEMORY_SIZES="64",
+        SEEDS="1 2",
         IMAGE_SIZE="64",
         WEIGHTS="random",
         NUM_LEAVES="8",  # all leaves searched: a 64-row memory has too few points per leaf for less
@@ -44,18 +45,19 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
     )
     run_script(["scripts/table3.sh"], **env)
     csv_lines = (tmp_path / "t3" / "table3.csv").read_text().splitlines()
-    assert csv_lines[0] == "model,features,M=64,M=128,data-efficient,weights"
+    assert csv_lines[0] == "model,features,M=64,data-efficient,weights"
     assert [line.split(",")[1] for line in csv_lines[1:]] == ["embeddings", "fungi"]
-    assert all(all(line.split(",")[2:5]) for line in csv_lines[1:])
+    assert all(cell.endswith("(n=2)") and " ± " in cell for line in csv_lines[1:] for cell in line.split(",")[2:4])
     assert "| vit_tiny_patch16_224 | fungi |" in (tmp_path / "t3" / "table3.md").read_text()
+    assert (tmp_path / "t3" / "vit_tiny_patch16_224" / "64" / "seed2" / "results_fungi.json").exists()
     rerun = run_script(["scripts/table3.sh"], **env)
-    assert rerun.stdout.count("skip ") == 6
+    assert rerun.stdout.count("skip ") == 8
 
 
 @pytest.mark.parametrize(
     "script, env, published",
     [
-        ("scripts/reproduce_voc.sh", {"MEMORY_SIZE": "96"}, "46.80%"),
+        ("scripts/reproduce_voc.sh", {"MEMORY_SIZE": "96", "SEEDS": "1 2"}, "46.80%"),
         ("scripts/reproduce_data_efficient.sh", {"TRAIN_SAMPLES": "8", "AUGMENTATION_EPOCHS": "2"}, "27.69%"),
     ],
 )
@@ -73,7 +75,11 @@ def test_reproduction_scripts_on_tiny_settings(tmp_path, script, env, published)
         **env,
     )
     assert f"published (VOC-Tiny): {published}" in result.stdout and "weights: random" in result.stdout
-    assert (tmp_path / "out" / "results_fungi.json").exists()
+    if "SEEDS" in env:  # one run per seed, each in its own folder, reported as mean ± std
+        assert "% ± " in result.stdout and "over 2 seeds" in result.stdout
+        assert all((tmp_path / "out" / f"seed{s}" / "results_fungi.json").exists() for s in (1, 2))
+    else:
+        assert (tmp_path / "out" / "results_fungi.json").exists()
 
 
 def test_ade20k_table_with_two_processes_and_spaces_in_paths(tmp_path):

@@ -7,6 +7,7 @@ from fungi_hb.index.base import IndexConfig, NeighborIndex
 from fungi_hb.index.registry import (
     BACKENDS,
     build_index,
+    build_index_folder,
     index_belongs,
     load_index,
     read_index_meta,
@@ -23,6 +24,7 @@ __all__ = [
     "NeighborIndex",
     "TensorSource",
     "build_index",
+    "build_index_folder",
     "index_belongs",
     "load_index",
     "read_index_meta",

@@ -42,6 +42,7 @@ class NeighborIndex(ABC):
     """
 
     name: ClassVar[str]
+    repeatable_in_process: ClassVar[bool] = True  # False: builds go through index.repeatable (see there)
 
     def __init__(self, k: int | None, size: int | None, dim: int | None) -> None:
         self.k, self.size, self.dim = k, size, dim
@@ -61,6 +62,11 @@ class NeighborIndex(ABC):
     @abstractmethod
     def host_bytes(cls, rows: int, dim: int, config: IndexConfig) -> int:
         """Host RAM the index takes while it is built and used, for a resolved ``config``."""
+
+    @classmethod
+    def warn_about(cls, rows: int, config: IndexConfig) -> None:
+        """Log, before the long part, what would go wrong with ``config`` on a memory of ``rows`` (nothing by
+        default)."""
 
     @abstractmethod
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from fungi_hb.errors import UserError
 from fungi_hb.index import BACKENDS, IndexConfig, resolve_backend
+from fungi_hb.log import size
 from fungi_hb.system import available_ram_bytes, process_rss_bytes
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
         )
         config = replace(config, reorder_precision="float32")
     backend = BACKENDS[config.backend]
+    backend.warn_about(rows, config)
     candidates = _candidates(config)
     available = available_ram_bytes()
     if available is None:
@@ -73,15 +75,15 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
         if need <= budget:
             if choice != candidates[0]:
                 logger.warning(
-                    "The %s memory (%d rows x %d) does not fit in RAM the published way: using a %s (%.1f GiB).",
+                    "The %s memory (%d rows x %d) does not fit in RAM the published way: using a %s (%s).",
                     what,
                     rows,
                     dim,
                     _describe(choice),
-                    need / GIB,
+                    size(need),
                 )
             else:
-                logger.info("%s index: %s, about %.1f GiB of RAM", what.capitalize(), _describe(choice), need / GIB)
+                logger.info("%s index: %s, about %s of RAM", what.capitalize(), _describe(choice), size(need))
             return choice
     leanest = replace(config, build="streamed", reorder_precision="int8" if config.backend == "scann" else "float32")
     lean_need = backend.host_bytes(rows, dim, leanest)

@@ -4,6 +4,7 @@
 import importlib.util
 import json
 import logging
+import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,9 @@ import torch
 from fungi_hb.errors import UserError
 from fungi_hb.index.base import IndexConfig, NeighborIndex
 from fungi_hb.index.exact import ExactIndex
+from fungi_hb.index.repeatable import build_folder
 from fungi_hb.index.scann import ScannIndex
-from fungi_hb.index.source import FeatureSource
+from fungi_hb.index.source import FeatureSource, FileSource
 from fungi_hb.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,17 @@ def build_index(source: FeatureSource, config: IndexConfig, device: torch.device
             "Lower it or build a larger memory."
         )
     return BACKENDS[config.backend].build(source, config, torch.device(device))
+
+
+def build_index_folder(features: Path, folder: Path, config: IndexConfig, memory_id: str, device: torch.device) -> None:
+    """Index the rows of the tensor file ``features`` into ``folder`` (what ``save_index`` writes), the same
+    way in every run: a backend whose build depends on the process's address layout is built in a child
+    process with address-space randomisation off (``index.repeatable``)."""
+    resolved = replace(config, backend=resolve_backend(config.backend, None))
+    if not BACKENDS[resolved.backend].repeatable_in_process and sys.platform.startswith("linux"):
+        build_folder(Path(features), Path(folder), resolved, memory_id)
+        return
+    save_index(build_index(FileSource(Path(features)), resolved, device), folder, resolved, memory_id)
 
 
 def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_id: str) -> None:

@@ -102,10 +102,15 @@ class ScannIndex(NeighborIndex):
         self.row_ids = row_ids  # [M] memory row of each index point (streamed builds), else None
         self._settings = settings
 
+    repeatable_in_process = False  # a build over tied rows depends on the address layout
+
+    @classmethod
+    def warn_about(cls, rows: int, config: IndexConfig) -> None:
+        warn_if_sparse(config, rows)
+
     @classmethod
     def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "ScannIndex":
         settings = {"build": config.build, "reorder_precision": config.reorder_precision}
-        warn_if_sparse(config, source.rows)
         if config.build == "in-memory":
             data = np.ascontiguousarray(source.tensor.numpy(), dtype=np.float32)  # (M, D)
             return cls(_searcher(data, config), config.num_neighbors, source.rows, source.dim, None, settings)

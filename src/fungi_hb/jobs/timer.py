@@ -5,12 +5,15 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from fungi_hb.system import now
+
 logger = logging.getLogger(__name__)
 
 
 class StageTimer:
     def __init__(self) -> None:
         self.start = time.perf_counter()
+        self.started = now()  # the wall-clock start, UTC, for provenance
         self.seconds: dict[str, float] = {}
 
     @contextmanager
