@@ -196,7 +196,8 @@ def test_a_full_disk_ends_in_one_line_and_keeps_the_old_bank(voc, tmp_path, capl
     assert create_memory_bank.main(bank_args(voc, tmp_path)) == 0
 
     def files():
-        return {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file() and ".fungi" not in str(p)}
+        kept = [p for p in tmp_path.rglob("*") if p.is_file() and ".fungi" not in str(p) and p.suffix != ".log"]
+        return {p: p.stat().st_mtime_ns for p in kept}
 
     before = files()
     real_save = torch.save
@@ -209,6 +210,7 @@ def test_a_full_disk_ends_in_one_line_and_keeps_the_old_bank(voc, tmp_path, capl
     monkeypatch.setattr(torch, "save", full_disk)
     assert create_memory_bank.main(bank_args(voc, tmp_path, "--seed", "7")) == 2
     assert "No space left on device" in caplog.text and "Traceback" not in caplog.text
+    assert f"(while writing {tmp_path / 'labels.pth'})" in caplog.text  # not the hidden staged name
     assert files() == before  # the old bank, untouched
     assert not [p for p in tmp_path.iterdir() if ".staged-" in p.name or ".tmp-" in p.name]
 
@@ -315,7 +317,7 @@ def test_a_damaged_piece_is_redone_and_the_bank_equals_an_uninterrupted_one(tmp_
     saved[0].write_bytes(bytes(damaged))
     caplog.clear()
     assert create_memory_bank.main(args) == 0
-    assert "Redoing a piece" in caplog.text and "reusing 1 finished pieces" in caplog.text
+    assert "Redoing a piece" in caplog.text and "reusing 1 finished piece of" in caplog.text
     assert (
         create_memory_bank.main([*bank_args(data, tmp_path / "ref"), "--batch-size", "2", "--piece-images", "2"]) == 0
     )
@@ -334,3 +336,24 @@ def test_a_second_run_on_the_same_outputs_is_refused_in_one_line(voc, tmp_path, 
     assert f"Another run is writing the memory bank {out / 'features.pth'} (process {os.getpid()}" in message
     assert "Traceback" not in message and not (out / "features.pth").exists()
     assert create_memory_bank.main(bank_args(voc, out)) == 0  # once it has ended
+
+
+def test_a_writer_refuses_a_foreign_journal_before_its_long_part(voc, tmp_path, caplog):
+    out = tmp_path / "out"
+    out.mkdir()
+    journal = {"format": "fungi-hb journal 2", "token": "0123456789ab", "parts": [str(tmp_path / "victim")]}
+    (out / "features.commit.json").write_text(json.dumps(journal))
+    message = run_bank(bank_args(voc, out), caplog)
+    assert "names " + str(tmp_path / "victim") + ", which is not a part of what this run writes" in message
+    assert "Traceback" not in message and "features took" not in message  # refused before extraction
+
+
+def test_every_part_of_a_bank_is_locked(voc, tmp_path, caplog):
+    from contextlib import ExitStack
+
+    from fungi_hb.runs import lock
+
+    with ExitStack() as other:  # another run writes its labels where this run would
+        lock.hold(other, {"the labels": tmp_path / "labels.pth"})
+        message = run_bank(bank_args(voc, tmp_path), caplog)
+    assert f"Another run is writing the memory bank {tmp_path / 'labels.pth'}" in message

@@ -173,7 +173,7 @@ def test_a_journal_naming_files_outside_the_bank_is_never_acted_on(paths, tmp_pa
         paths.journal.write_text(json.dumps(record))
         with pytest.raises(UserError, match="was being saved when a run stopped"):
             read_bank(paths, "fix", allow_published=True)
-        with pytest.raises(ValueError, match="journal .* (is damaged|names .* not a part of what this run writes)"):
+        with pytest.raises(UserError, match="journal .* (is damaged|names .* not a part of what this run writes)"):
             save_bank(paths, 2.0)
         assert (victim / "keep.txt").read_text() == "mine" and (victim / "dir" / "inside.txt").read_text() == "mine too"
         assert not (tmp_path / "stolen.txt").exists() and features_of(paths) == 1.0
@@ -250,3 +250,14 @@ def test_the_lock_of_a_killed_run_is_taken_over(tmp_path):
     holder.kill()
     holder.wait()
     lock.Lock(target, "it").acquire().release()  # the dead process's lock is taken over
+
+
+def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched(tmp_path):
+    from fungi_hb.runs import lock
+
+    target = tmp_path / "precious.txt"
+    target.write_text("mine")
+    lock.lock_path(tmp_path / "features.pth").symlink_to(target)
+    with pytest.raises(UserError, match="must be a plain file"):
+        lock.Lock(tmp_path / "features.pth", "the bank").acquire()
+    assert target.read_text() == "mine"

@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import bank_args, eval_args
 from fungi_hb.cli import create_memory_bank, eval_gradients
-from fungi_hb.evaluation.pictures import GAP
+from fungi_hb.evaluation.figure import GAP, MIN_SIDE, TITLE
 from fungi_hb.index import load_index
 from fungi_hb.memory.files import BankPaths, bank_transaction, read_bank, write_sidecar
 
@@ -32,6 +32,7 @@ def test_memory_bank_outputs(synthetic_voc, tmp_path, memory_size):
     features_identity = meta["identity"]["features"]
     assert meta["rows"] == rows and meta["dim"] == 192 and features_identity["model"] == "vit_tiny_patch16_224"
     assert features_identity["weights"].startswith("random") and meta["identity"]["memory_size"] == memory_size
+    assert meta["info"]["provenance"]["argv"] and meta["info"]["environment"]["torch"] == torch.__version__
     shutil.move(tmp_path / "index", tmp_path / "moved")
     index, index_meta = load_index(tmp_path / "moved")
     assert index_meta["memory_id"] == meta["memory_id"] and index_meta["size"] == rows
@@ -92,6 +93,10 @@ def test_embeddings_evaluation_beats_shuffled_labels(synthetic_voc, tmp_path, ca
     assert results["backbone"]["weights_source"].startswith("random")
     assert results["num_val_images"] == 8 and results["memory_rows"] == 24 * 16
     assert f"mIoU: {results['miou_percent']:.2f}%" in caplog.text
+    made = results["provenance"]  # where the number came from
+    assert made["argv"] and made["host"] and made["started"] <= made["finished"]
+    assert set(made) >= {"git_commit", "git_dirty", "cwd"}
+    assert (tmp_path / "res.log").read_text().count("Results written to") == 1  # the log beside the results
     printed = capsys.readouterr().out  # the score also reaches stdout, for `> file`
     assert printed.startswith(f"mIoU {results['miou_percent']:.2f}% (embeddings features, voc, 8 validation images")
     assert f"results: {tmp_path / 'res.json'}" in printed
@@ -169,9 +174,11 @@ def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
     assert eval_gradients.main([*args, "--save-predictions", str(tmp_path / "pictures"), "--num-predictions", "3"]) == 0
     results = json.loads(out.read_text())
     assert results["features"] == "fungi" and results["negatives_layout"] == "published"
-    pictures = sorted((tmp_path / "pictures").iterdir())
+    pictures = sorted((tmp_path / "pictures").glob("*.png"))
     assert [p.name.split("_acc")[0] for p in pictures] == ["2008_000000", "2008_000001", "2008_000002"]
-    assert Image.open(pictures[0]).size == (3 * 64 + 2 * GAP, 64)
+    width, height = Image.open(pictures[0]).size  # 64 px panels enlarged to MIN_SIDE, titles, a key
+    assert width == 3 * MIN_SIDE + 2 * GAP and height > TITLE + MIN_SIDE
+    assert (tmp_path / "pictures" / "index.html").read_text().count("<img ") == 3
     assert results["memory_dim"] == 2 * 192 and results["num_negatives"] == 2
     assert results["feature_identity"]["fungi"]["num_negatives"] == 2
     assert results["memory_identity"]["features"]["kind"] == "fungi"
@@ -216,13 +223,13 @@ def test_true_neighbour_layout_and_exact_backend(synthetic_voc, support_index, t
 
 
 def test_a_failed_run_leaves_no_file_behind(synthetic_voc, tmp_path, monkeypatch):
-    from fungi_hb.index.scann import ScannIndex
+    from fungi_hb.jobs import memory_bank
     from fungi_hb.storage import atomic
 
     def broken(*args, **kwargs):
         raise RuntimeError("index build failed")
 
-    monkeypatch.setattr(ScannIndex, "build", broken)
+    monkeypatch.setattr(memory_bank, "build_index_folder", broken)
     with pytest.raises(RuntimeError):
         create_memory_bank.main(bank_args(synthetic_voc, tmp_path))
     assert not (tmp_path / "features.pth").exists() and not (tmp_path / "features.meta.json").exists()

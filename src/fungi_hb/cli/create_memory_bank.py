@@ -24,20 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_index_flags(parser, num_neighbors=5, neighbors_help=support_k)
     out = parser.add_argument_group("outputs (committed together: a later run sees all of them new, or all old)")
     out.add_argument(
-        "--memory-bank", type=Path, default=Path("support_index/features.pth"), help="Features [M, E] (a plain tensor)."
+        "--memory-bank",
+        type=Path,
+        default=None,
+        help="Features [M, E] (a plain tensor). Default: support_index/features.pth.",
     )
     out.add_argument(
         "--memory-bank-labels",
         type=Path,
-        default=Path("support_index/labels.pth"),
-        help="Patch labels [M, C], C the number of classes of the dataset (21 for Pascal VOC; a plain tensor).",
+        default=None,
+        help="Patch labels [M, C], C the number of classes of the dataset (21 for Pascal VOC; a plain tensor). "
+        "Default: support_index/labels.pth.",
     )
-    out.add_argument("--scann-index", type=Path, default=Path("support_index/index"), help="Index folder.")
+    out.add_argument("--scann-index", type=Path, default=None, help="Index folder. Default: support_index/index.")
+    flags.add_output_dir_flag(out, "support/features.pth, support/labels.pth, support/index, create_memory_bank.log")
     flags.add_runtime_flags(parser)
     return parser
 
 
 def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
+    features, labels, index = flags.support_paths(args)
     return MemoryBankJob(
         seed=args.seed,
         backbone=flags.backbone_config(args),
@@ -45,9 +51,9 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
         transform=flags.transform_config(args),
         memory=flags.memory_config(args),
         index=flags.index_config(args),
-        features_path=args.memory_bank,
-        labels_path=args.memory_bank_labels,
-        index_dir=args.scann_index,
+        features_path=features,
+        labels_path=labels,
+        index_dir=index,
         runtime=flags.runtime(args),
     )
 
@@ -55,4 +61,5 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     job = job_from_args(args)
-    return run_main(lambda world: run_memory_bank(job, world), args.log_level, job.work_folder())
+    log = flags.log_file(args, job.features_path, "create_memory_bank")
+    return run_main(lambda world: run_memory_bank(job, world), args.log_level, job.work_folder(), log)

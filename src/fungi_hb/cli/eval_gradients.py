@@ -31,10 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     support.add_argument(
         "--memory-bank",
         type=Path,
-        default=Path("support_index/features.pth"),
-        help="Support memory features; negatives are looked up here.",
+        default=None,
+        help="Support memory features; negatives are looked up here. Default: support_index/features.pth, or "
+        "support/features.pth under --output-dir.",
     )
-    support.add_argument("--scann-index", type=Path, default=Path("support_index/index"), help="Support index folder.")
+    support.add_argument(
+        "--scann-index",
+        type=Path,
+        default=None,
+        help="Support index folder. Default: support_index/index, or support/index under --output-dir.",
+    )
     fungi = parser.add_argument_group("FUNGI features")
     fungi.add_argument(
         "--features",
@@ -97,7 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=EvalJob.temperature,
         help="Label-transfer softmax temperature (0.02; 0.1 for the data-efficient runs).",
     )
-    evaluation.add_argument("--output", type=Path, default=None, help="Write a JSON results file here.")
+    evaluation.add_argument(
+        "--output", type=Path, default=None, help="Write a JSON results file here (and the log beside it, .log)."
+    )
+    flags.add_output_dir_flag(
+        evaluation,
+        "results_<features>.json, pictures_<features>/, eval_<features>.log; the support bank from support/",
+    )
     evaluation.add_argument(
         "--save-eval-memory", type=Path, default=None, help="Keep the evaluation memory in this folder for reruns."
     )
@@ -125,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def job_from_args(args: argparse.Namespace) -> EvalJob:
+    features, _, index = flags.support_paths(args)
     fungi = FungiConfig(
         gradients_layer=args.gradients_layer,
         latent_dim=args.latent_dim,
@@ -146,13 +159,14 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         fungi=fungi,
         projection_matrix=args.projection_matrix,
         save_projection_matrix=args.save_projection_matrix,
-        support_features=args.memory_bank,
-        support_index=args.scann_index,
+        support_features=features,
+        support_index=index,
         temperature=args.temperature,
-        output=args.output,
+        output=args.output or (args.output_dir / f"results_{args.features}.json" if args.output_dir else None),
         save_eval_memory=args.save_eval_memory,
         load_eval_memory=args.load_eval_memory,
-        save_predictions=args.save_predictions,
+        save_predictions=args.save_predictions
+        or (args.output_dir / f"pictures_{args.features}" if args.output_dir else None),
         num_predictions=args.num_predictions,
         runtime=flags.runtime(args),
     )
@@ -162,7 +176,7 @@ def summary(results: dict, job: EvalJob) -> str:
     """The closing lines on stdout (the log goes to stderr), so that ``> file`` keeps the score."""
     present = len(results["present_classes"])
     lines = [
-        f"mIoU {results['miou_percent']:.2f}% ({results['features']} features, {results['dataset']}, "
+        f"mIoU {results['miou_percent']:.2f}% ({results['features']} features, {results['dataset_label']}, "
         f"{results['num_val_images']} validation images, memory {results['memory_rows']} x {results['memory_dim']})",
     ]
     if 0 < present < results["num_classes"]:
@@ -185,4 +199,5 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("mIoU: %.2f%%", results["miou_percent"])
             sys.stdout.write(summary(results, job) + "\n")
 
-    return run_main(run, args.log_level, job.work_folder())
+    log = flags.log_file(args, job.output, f"eval_{job.features}")
+    return run_main(run, args.log_level, job.work_folder(), log)

@@ -262,7 +262,43 @@ def add_runtime_flags(parser: argparse.ArgumentParser) -> None:
         default=Runtime.dist_timeout_minutes,
         help="Under torchrun: how long a process waits for the others at a step before the job fails.",
     )
-    group.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    group.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="How much to log on stderr: DEBUG adds tracebacks of handled errors and ScaNN's own lines.",
+    )
+
+
+SUPPORT_DEFAULT = Path("support_index")  # where the published commands keep the support bank
+
+
+def add_output_dir_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help=f"One folder for everything this run writes, under standard names ({what}); flags that name a "
+        "path themselves still win.",
+    )
+
+
+def support_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """(features, labels, index) of the support bank: as given, else under ``--output-dir``'s ``support/``,
+    else the published ``support_index/`` folder."""
+    folder = args.output_dir / "support" if args.output_dir is not None else SUPPORT_DEFAULT
+    return (
+        args.memory_bank or folder / "features.pth",
+        getattr(args, "memory_bank_labels", None) or folder / "labels.pth",
+        args.scann_index or folder / "index",
+    )
+
+
+def log_file(args: argparse.Namespace, main_output: Path | None, name: str) -> Path | None:
+    """Where the run's log is copied: ``--output-dir/<name>.log``, else beside the main output."""
+    if args.output_dir is not None:
+        return args.output_dir / f"{name}.log"
+    return Path(main_output).with_suffix(".log") if main_output is not None else None
 
 
 def backbone_config(args: argparse.Namespace) -> BackboneConfig:

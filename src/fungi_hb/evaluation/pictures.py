@@ -2,6 +2,7 @@
 (resized to S x S), the ground truth and the prediction after the mIoU's class matching, side by side, in the
 dataset's palette; pixels the ground truth ignores (255) are drawn in the palette's colour 255 in both."""
 
+import html
 import logging
 import re
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ from PIL import Image
 
 from fungi_hb.data.datasets.base import IGNORE
 from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.evaluation.figure import figure
 from fungi_hb.storage.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
-GAP = 4  # white pixels between the three panels
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,6 @@ def pixel_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float((predicted[scored] == truth[scored]).mean()) if scored.any() else float("nan")
 
 
-def panel(image: np.ndarray, truth: np.ndarray, predicted: np.ndarray, palette: tuple[int, ...]) -> np.ndarray:
-    """image [3, S, S] uint8, truth and predicted [S, S] class ids -> [S, 3S + 2 GAP, 3] uint8."""
-    colours = np.asarray(palette, dtype=np.uint8).reshape(256, 3)
-    shown = np.where(truth == IGNORE, IGNORE, predicted)  # (S, S): ignored pixels marked in both
-    size = truth.shape[0]
-    gap = np.full((size, GAP, 3), 255, dtype=np.uint8)
-    return np.concatenate([image.transpose(1, 2, 0), gap, colours[truth], gap, colours[shown]], axis=1)
-
-
 def save_pictures(
     folder: Path,
     names: list[str],
@@ -73,13 +65,15 @@ def save_pictures(
     predicted: torch.Tensor,
     matching: np.ndarray,
     palette: tuple[int, ...],
+    class_names: tuple[str, ...] = (),
 ) -> list[Path]:
-    """Write ``<name>_acc<pixel accuracy>.png`` per image into ``folder``, replacing the picture an earlier run
-    made of the same image (its accuracy, so its file name, may differ); other files are left alone.
+    """Write ``<name>_acc<pixel accuracy>.png`` per image into ``folder`` (see ``figure``), replacing the
+    picture an earlier run made of the same image (its accuracy, so its file name, may differ), and an
+    ``index.html`` that shows every picture of the folder; other files are left alone.
 
     Args:
         images: [N, 3, S, S] uint8; truths: [N, S, S] uint8 class ids (255 ignore); predicted: [N, S, S]
-        predicted ids; matching: [C] class of each predicted id (from the mIoU).
+        predicted ids; matching: [C] class of each predicted id (from the mIoU); class_names: for the key.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,13 +84,20 @@ def save_pictures(
         accuracy = pixel_accuracy(truth, matched)
         path = folder / f"{name}_acc{100 * accuracy:.1f}.png"
         with atomic_path(path) as tmp:
-            Image.fromarray(panel(image, truth.astype(np.int64), matched, palette)).save(tmp, format="PNG")
+            drawn = figure(image, truth.astype(np.int64), matched, palette, class_names, accuracy)
+            Image.fromarray(drawn).save(tmp, format="PNG")
         written.append(path)
         for old in earlier.get(name, []):
             if old != path:
                 old.unlink(missing_ok=True)
                 replaced.append(old)
-    logger.info("Wrote %d prediction pictures (image | ground truth | prediction) to %s", len(written), folder)
+    _write_index(folder)
+    logger.info(
+        "Wrote %d prediction pictures (image | ground truth | prediction) to %s; open %s to see them all",
+        len(written),
+        folder,
+        folder / "index.html",
+    )
     if replaced:
         logger.info("Replaced %d pictures of the same images from an earlier run.", len(replaced))
     return written
@@ -111,3 +112,24 @@ def _pictures_by_image(folder: Path) -> dict[str, list[Path]]:
         if match:
             found.setdefault(match.group(1), []).append(path)
     return found
+
+
+def _write_index(folder: Path) -> None:
+    """``index.html``: every picture of the folder, by image name, with its pixel accuracy."""
+    rows = []
+    for name, paths in sorted(_pictures_by_image(folder).items()):
+        for path in paths:
+            accuracy = path.stem.rsplit("_acc", 1)[1]
+            rows.append(
+                f'<figure><img src="{html.escape(path.name)}" alt="{html.escape(name)}" loading="lazy">'
+                f"<figcaption>{html.escape(name)}: pixel accuracy {html.escape(accuracy)}%</figcaption></figure>"
+            )
+    page = (
+        "<!doctype html>\n<meta charset=utf-8><title>Predictions</title>\n"
+        "<style>body{font-family:sans-serif} img{max-width:100%} figure{margin:0 0 24px}</style>\n"
+        f"<h1>Predictions ({len(rows)} images)</h1>\n"
+        "<p>Each picture: the image as the backbone saw it, the ground truth and the prediction (after the "
+        "mIoU's matching of predicted ids to classes), with a key of the classes shown.</p>\n" + "\n".join(rows) + "\n"
+    )
+    with atomic_path(folder / "index.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")

@@ -10,6 +10,7 @@ from fungi_hb.data.checks import check_samples
 from fungi_hb.data.datasets.base import ClassSpec
 from fungi_hb.data.datasets.registry import Dataset, open_dataset
 from fungi_hb.data.samples import DataConfig, Sample, train_samples, val_samples
+from fungi_hb.log import count
 from fungi_hb.runs import distributed
 from fungi_hb.runs.distributed import World
 
@@ -35,13 +36,16 @@ def prepare_data(config: DataConfig, seed: int, validation: bool, world: World) 
     dataset = open_dataset(config.data_dir, config.dataset, config.keep_other)
     train = train_samples(dataset, config, seed)
     val = val_samples(dataset, config) if validation else []
+    names = dataset.classes.class_names
     logger.info(
-        "Dataset %s (%s, %d classes): %d training%s images",
-        dataset.classes.name,
+        "Data: %s in %s, %s (%s%s); %s%s",
         dataset.layout.kind,
-        dataset.classes.num_classes,
-        len(train),
-        f" and {len(val)} validation" if validation else "",
+        dataset.layout.root,
+        count(len(names), "class", "classes"),
+        ", ".join(names[:8]),
+        ", ..." if len(names) > 8 else "",
+        count(len(train), "training image"),
+        f" and {count(len(val), 'validation image')}" if validation else "",
     )
     if world.is_main:
         check_samples(train, dataset.classes, "training", config.num_workers)

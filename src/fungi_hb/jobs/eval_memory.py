@@ -10,7 +10,7 @@ import torch
 from fungi_hb.errors import UserError
 from fungi_hb.features.setup import FeatureSetup
 from fungi_hb.identity import MemoryIdentity, differences
-from fungi_hb.index import FileSource, IndexConfig, NeighborIndex, build_index, index_belongs, load_index, save_index
+from fungi_hb.index import IndexConfig, NeighborIndex, build_index_folder, index_belongs, load_index
 from fungi_hb.jobs.configs import EvalJob
 from fungi_hb.memory.build import MemoryRecipe, assemble_memory, extract_memory_pieces
 from fungi_hb.memory.files import BankMeta, BankPaths, bank_transaction, new_memory_id, read_bank, write_sidecar
@@ -90,9 +90,8 @@ def evaluation_index(
     folder, then loaded by every process."""
     folder = index_folder(root, meta, config)
     if world.is_main and not index_belongs(folder, meta.memory_id):
-        index = build_index(FileSource(paths.features), config, device)
         with staged_commit({"index": folder}, folder.with_name("index.commit.json")) as staged:
-            save_index(index, staged["index"], config, meta.memory_id)
+            build_index_folder(paths.features, staged["index"], config, meta.memory_id, device)
     distributed.barrier(world)
     return load_index(folder, device, open_matrix(paths.features))
 

@@ -28,8 +28,9 @@ from fungi_hb.jobs.results import eval_results
 from fungi_hb.jobs.timer import StageTimer
 from fungi_hb.jobs.validation import validate
 from fungi_hb.jsonable import to_jsonable
+from fungi_hb.log import start_copy
 from fungi_hb.memory.build import MemoryRecipe
-from fungi_hb.memory.files import BankPaths
+from fungi_hb.memory.files import BankPaths, check_bank_journal
 from fungi_hb.memory.types import Memory
 from fungi_hb.precision import autocast_dtype, precision_name
 from fungi_hb.runs import distributed, lock
@@ -58,9 +59,7 @@ def _evaluate(job: EvalJob, world: World, stack: ExitStack) -> dict | None:
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=True, world=world)
     if world.is_main:  # after the data checks, so that bad input leaves no folder behind
-        lock.hold(stack, {str(path): path for path in _outputs(job)})
-        for path in _outputs(job):
-            remove_leftovers(path)
+        _claim_outputs(job, stack)
     loading = Loading.of(len(data.train), job.data.batch_size, job.data.num_workers, job.runtime.piece_images)
     dtype = autocast_dtype(device, job.runtime.use_fp16)
     extraction = {"batch_size": job.data.batch_size, "precision": precision_name(dtype), "device": device.type}
@@ -71,15 +70,15 @@ def _evaluate(job: EvalJob, world: World, stack: ExitStack) -> dict | None:
     memory_store = None
     if recipe is not None:
         index_config = plan_index(job.index, recipe.plan.rows, setup.dim, "evaluation")
-        memory_store = _store(
-            job, work_key("eval-memory", identity, extraction), "evaluation memory pieces", extraction
-        )
-        if world.is_main:
-            memory_store.lock(stack)
+        key = work_key("eval-memory", identity, extraction)
+        memory_store = _store(job, key, "evaluation memory pieces", extraction, world, stack)
     with timer.stage("evaluation memory"):
         paths, meta = evaluation_memory(job, setup, recipe, identity, memory_store, loading, world)
     if recipe is None:
         index_config = plan_index(job.index, meta.rows, setup.dim, "evaluation")
+    index_work = index_folder(job.work_folder(), meta, index_config).parent
+    if world.is_main:  # other runs of this memory share the index folder: one at a time
+        index_lock = stack.enter_context(lock.locked(index_work, f"the evaluation index in {index_work}"))
     with timer.stage("evaluation index"):
         index, index_meta = evaluation_index(paths, meta, index_config, job.work_folder(), device, world)
         predict = Predictor(setup.extract, _placed(open_memory(paths), index), index, job.temperature,
@@ -88,9 +87,7 @@ def _evaluate(job: EvalJob, world: World, stack: ExitStack) -> dict | None:
     val_ids = ids_sha1([s.id for s in data.val])
     validation_key = work_key("validation", meta.memory_id, index_meta["index_id"], job.temperature,
                               identity.features, val_ids, extraction, num_pictures)  # fmt: skip
-    validation_store = _store(job, validation_key, "validation confusion matrices", extraction)
-    if world.is_main:
-        validation_store.lock(stack)
+    validation_store = _store(job, validation_key, "validation confusion matrices", extraction, world, stack)
     dataset = ResizedSegmentation(data.val, setup.info.input_size, job.transform, job.seed, data.lookup())
     with timer.stage("validation"):
         scored = validate(predict, dataset, validation_store, loading.for_images(len(data.val)), world,
@@ -102,9 +99,21 @@ def _evaluate(job: EvalJob, world: World, stack: ExitStack) -> dict | None:
     for store in (validation_store, memory_store):
         if store is not None:
             store.remove()
-    shutil.rmtree(index_folder(job.work_folder(), meta, index_config).parent, ignore_errors=True)
+    shutil.rmtree(index_work, ignore_errors=True)
+    index_lock.release()
     finish_work(job.work_folder())
     return results
+
+
+def _claim_outputs(job: EvalJob, stack: ExitStack) -> None:
+    """On the first process: lock the outputs, clear what killed runs left of them, refuse a foreign save
+    journal in the saved-memory folder, and start the log file."""
+    lock.hold(stack, {str(path): path for path in _outputs(job)})
+    for path in _outputs(job):
+        remove_leftovers(path)
+    if job.save_eval_memory is not None:
+        check_bank_journal(BankPaths.in_folder(job.save_eval_memory))
+    start_copy()
 
 
 def _recipe(job: EvalJob, data: RunData) -> MemoryRecipe | None:
@@ -118,8 +127,12 @@ def _recipe(job: EvalJob, data: RunData) -> MemoryRecipe | None:
     )  # fmt: skip
 
 
-def _store(job: EvalJob, key: str, what: str, extraction: dict) -> PieceStore:
-    return PieceStore(job.work_folder(), key, {"what": what, **extraction})
+def _store(job: EvalJob, key: str, what: str, extraction: dict, world: World, stack: ExitStack) -> PieceStore:
+    """A piece store in the work folder, locked by the first process until the job ends."""
+    store = PieceStore(job.work_folder(), key, {"what": what, **extraction})
+    if world.is_main:
+        store.lock(stack)
+    return store
 
 
 def _placed(memory: Memory, index) -> Memory:
@@ -138,7 +151,7 @@ def _report(
     if pictures is not None:
         names = [data.val[i].id for i in pictures.index.tolist()]
         save_pictures(job.save_predictions, names, pictures.image, pictures.truth, pictures.predicted,
-                      result.matching, classes.palette)  # fmt: skip
+                      result.matching, classes.palette, classes.class_names)  # fmt: skip
     shown = [(name, v) for name, v, here in zip(classes.class_names, result.iou, result.present) if here]
     absent = classes.num_classes - len(shown)
     logger.info(
@@ -156,9 +169,9 @@ def _report(
     }
     index_info = {"backend": index.name, "config": to_jsonable(facts["index_config"]), "settings": index.settings()}
     results = eval_results(
-        job, result, confusion=confusion, classes=classes, identity=facts["identity"], info=setup.info,
-        counts=counts, index=index_info, support_bank=setup.support_bank, device=facts["device"],
-        seconds=timer.summary(),
+        job, result, confusion=confusion, classes=classes, dataset_label=data.dataset.label,
+        identity=facts["identity"], info=setup.info, counts=counts, index=index_info,
+        support_bank=setup.support_bank, device=facts["device"], seconds=timer.summary(), started=timer.started,
     )  # fmt: skip
     if job.output is not None:
         save_json(results, Path(job.output))

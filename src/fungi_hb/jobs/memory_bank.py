@@ -6,25 +6,35 @@ the first process assembles them and builds the index, and the bank is committed
 
 import logging
 from contextlib import ExitStack
+from dataclasses import replace
 
 from fungi_hb.features.backbones import build_backbone
 from fungi_hb.features.embeddings import EmbeddingExtractor
 from fungi_hb.features.setup import SUPPORT_STAGE, memory_identity, raw_identity
-from fungi_hb.index import FileSource, build_index, save_index
+from fungi_hb.index import build_index_folder
 from fungi_hb.index.plan import plan_index
 from fungi_hb.jobs import preflight
 from fungi_hb.jobs.configs import MemoryBankJob
 from fungi_hb.jobs.data_setup import prepare_data
 from fungi_hb.jobs.timer import StageTimer
 from fungi_hb.jsonable import to_jsonable
+from fungi_hb.log import count, start_copy
 from fungi_hb.memory.build import MemoryRecipe, assemble_memory, extract_memory_pieces
-from fungi_hb.memory.files import BankMeta, BankPaths, bank_transaction, new_memory_id, write_sidecar
+from fungi_hb.memory.files import (
+    BankMeta,
+    BankPaths,
+    bank_transaction,
+    check_bank_journal,
+    new_memory_id,
+    write_sidecar,
+)
 from fungi_hb.precision import autocast_dtype, precision_name
 from fungi_hb.runs import distributed, lock
 from fungi_hb.runs.distributed import World
 from fungi_hb.runs.runner import Loading
 from fungi_hb.runs.store import PieceStore
 from fungi_hb.runs.work import finish_work, work_key
+from fungi_hb.system import environment, provenance
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +59,9 @@ def _build(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=False, world=world)
     if world.is_main:  # after the data checks, so that bad input leaves no folder behind
-        lock.hold(stack, {f"the memory bank {paths.features}": paths.features})
+        lock.hold(stack, {f"the memory bank {path}": path for path in paths.parts().values()})
+        check_bank_journal(paths)
+        start_copy()
     samples, classes = data.train, data.classes
     plan = preflight.memory_plan(job.memory, len(samples), job.backbone.grid**2, job.index.num_neighbors)
     with timer.stage("backbone"):
@@ -73,9 +85,9 @@ def _build(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack)
     if world.is_main:
         store.lock(stack)
     logger.info(
-        "%d training images x %d augmentation epochs, %d rows expected, %d images per piece, device %s",
-        len(samples),
-        plan.epochs,
+        "%s x %s, %d rows expected, %d images per piece, device %s",
+        count(len(samples), "training image"),
+        count(plan.epochs, "augmentation epoch"),
         plan.rows,
         loading.images_per_piece,
         device,
@@ -98,15 +110,15 @@ def _build(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack)
             "num_train_samples": job.data.num_train_samples,
             "data_dir": str(job.data.data_dir.resolve()),
             "index": to_jsonable(index_config),
+            "environment": environment(device),
         },
     )
     with bank_transaction(paths) as staged:
         with timer.stage("assemble"):
             assemble_memory(recipe, store, loading.images_per_piece, staged, info.embed_dim)
         with timer.stage("index"):
-            index = build_index(FileSource(staged["features"]), index_config, device)
-            save_index(index, staged["index"], index_config, meta.memory_id)
-        meta = write_sidecar(paths, staged, meta)
+            build_index_folder(staged["features"], staged["index"], index_config, meta.memory_id, device)
+        meta = write_sidecar(paths, staged, replace(meta, info={**meta.info, "provenance": provenance(timer.started)}))
     store.remove()
     finish_work(store.folder.parent)
     logger.info(

@@ -56,6 +56,11 @@ def outputs(
         )
 
 
+def _named(field: str) -> str:
+    """A job field in backticks (shown as its flag by the scripts); a description as it is."""
+    return f"`{field}`" if " " not in field else field
+
+
 def _separate(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
     """Refuse outputs that would overwrite an input or each other: the same path, or one inside another
     (a folder output holding an input file, an output file inside an input index folder, ...)."""
@@ -70,8 +75,8 @@ def _separate(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -
             if overlap(path.resolve(), other.resolve()):
                 kind = "input" if (other_field, other) in given_inputs else "output"
                 raise UserError(
-                    f"`{field}` {path} would overwrite or sit inside the {kind} `{other_field}` {other}. Give it a "
-                    "path of its own."
+                    f"{_named(field)} {path} would overwrite or sit inside the {kind} {_named(other_field)} {other}. "
+                    "Give it a path of its own."
                 )
 
 

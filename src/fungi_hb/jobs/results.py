@@ -10,7 +10,7 @@ from fungi_hb.features.backbones import BackboneInfo
 from fungi_hb.identity import MemoryIdentity
 from fungi_hb.jobs.configs import EvalJob
 from fungi_hb.jsonable import to_jsonable
-from fungi_hb.system import environment
+from fungi_hb.system import environment, provenance
 
 
 def eval_results(
@@ -19,6 +19,7 @@ def eval_results(
     *,
     confusion: torch.Tensor,
     classes: ClassSpec,
+    dataset_label: str,
     identity: MemoryIdentity,
     info: BackboneInfo,
     counts: dict[str, int],
@@ -26,6 +27,7 @@ def eval_results(
     support_bank: str | None,
     device: torch.device,
     seconds: dict[str, float],
+    started: str,
 ) -> dict:
     """The results dict (``output``): mIoU, per-class IoU and counts, the identity of the features and
     memory, every setting, versions and timings. ``counts``: train/val images, memory rows and width;
@@ -35,6 +37,7 @@ def eval_results(
         "miou": result.miou,
         "miou_percent": round(100 * result.miou, 2),
         "dataset": classes.name,
+        "dataset_label": dataset_label,
         "num_classes": classes.num_classes,
         "class_names": list(classes.class_names),
         "per_class_iou": {name: float(v) for name, v in zip(classes.class_names, result.iou)},
@@ -58,4 +61,5 @@ def eval_results(
         "settings": to_jsonable(job),
         "environment": environment(device),
         "seconds": seconds,
+        "provenance": provenance(started),
     }

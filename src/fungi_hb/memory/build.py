@@ -12,6 +12,7 @@ from fungi_hb.data.samples import Sample
 from fungi_hb.data.segmentation import AugmentedSegmentation, Batch
 from fungi_hb.data.transforms import TransformConfig
 from fungi_hb.errors import UserError
+from fungi_hb.log import count
 from fungi_hb.memory.fill import batch_rows
 from fungi_hb.memory.plan import MemoryPlan
 from fungi_hb.memory.types import FeatureFn
@@ -83,4 +84,4 @@ def assemble_memory(
                 f"The finished pieces in {store.folder} do not make a whole memory ({exc}). Delete that folder "
                 "and rerun."
             ) from exc
-    logger.info("Assembled %d rows from %d pieces", rows, len(pieces))
+    logger.info("Assembled %d rows from %s", rows, count(len(pieces), "piece"))

@@ -22,7 +22,7 @@ from fungi_hb.identity import MemoryIdentity, identity_json
 from fungi_hb.index.registry import INDEX_META, index_belongs
 from fungi_hb.storage.atomic import save_json
 from fungi_hb.storage.fingerprint import fingerprints
-from fungi_hb.storage.transaction import pending, staged_commit
+from fungi_hb.storage.transaction import check_journal, pending, staged_commit
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,12 @@ def bank_transaction(paths: BankPaths) -> ContextManager[dict[str, Path]]:
     """Save a bank as a unit: yields staged paths for every part and for the sidecar ("meta"), which the
     caller writes (the sidecar last, with ``write_sidecar``); see ``storage.transaction.staged_commit``."""
     return staged_commit({**paths.parts(), "meta": paths.meta}, paths.journal)
+
+
+def check_bank_journal(paths: BankPaths) -> None:
+    """Before a writer's long part: an interrupted save of this bank, if any, is one it can finish (raises
+    ``UserError`` for a damaged or foreign journal)."""
+    check_journal(paths.journal, [*paths.parts().values(), paths.meta])
 
 
 def write_sidecar(paths: BankPaths, staged: dict[str, Path], meta: BankMeta) -> BankMeta:

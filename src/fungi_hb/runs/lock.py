@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import socket
+import stat
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from fungi_hb.errors import UserError
 
@@ -38,7 +40,7 @@ class Lock:
     def acquire(self) -> "Lock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            handle = open(self.path, "a+")
+            handle = self._open()
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -63,11 +65,36 @@ class Lock:
         self._handle = handle
         return self
 
+    def _open(self):
+        """The lock file, created if missing; never through a link, never anything but a plain file (a link
+        planted there must not make us write elsewhere)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise UserError(
+                f"Cannot use the lock file {self.path} ({exc.strerror}): it must be a plain file, or absent. "
+                "Remove what is there and rerun."
+            ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UserError(f"The lock file {self.path} is not a plain file. Remove it and rerun.")
+        return os.fdopen(fd, "r+")
+
     def release(self) -> None:
         if self._handle is not None:
             self.path.unlink(missing_ok=True)  # before unlocking, so that no one locks a file on its way out
             self._handle.close()
             self._handle = None
+
+
+@contextmanager
+def locked(path: Path, what: str) -> Iterator[Lock]:
+    """The lock of ``path`` while the block runs (``release`` may end it earlier)."""
+    held = Lock(path, what).acquire()
+    try:
+        yield held
+    finally:
+        held.release()
 
 
 def hold(stack: ExitStack, paths: dict[str, Path | None]) -> None:

@@ -67,7 +67,14 @@ def run_pieces(
     reused = [piece for piece in mine if store.reusable(piece)]
     todo = [piece for piece in mine if piece not in reused]
     if reused:
-        logger.info("%s: reusing %d finished pieces of %d from %s", desc, len(reused), len(mine), store.folder)
+        logger.info(
+            "%s: reusing %d finished %s of %d from %s",
+            desc,
+            len(reused),
+            "piece" if len(reused) == 1 else "pieces",
+            len(mine),
+            store.folder,
+        )
     bar = tqdm(
         total=sum(p.num_images for p in mine),
         initial=sum(p.num_images for p in reused),

@@ -40,6 +40,7 @@ class PieceStore:
         self.folder = Path(root) / key
         self.key = key
         self.description = description
+        self._lock: Lock | None = None
 
     def create(self) -> None:
         """Make the folder (idempotent; every process may call it)."""
@@ -48,8 +49,10 @@ class PieceStore:
             save_json(dict(self.description, key=self.key), self.folder / "job.json")
 
     def lock(self, stack: ExitStack) -> None:
-        """Keep other runs out of these pieces until ``stack`` closes (the first process of a run calls it)."""
-        stack.callback(Lock(self.folder, f"the pieces in {self.folder}").acquire().release)
+        """Keep other runs out of these pieces until ``remove`` or until ``stack`` closes (the first process of
+        a run calls it)."""
+        self._lock = Lock(self.folder, f"the pieces in {self.folder}").acquire()
+        stack.callback(self._lock.release)
 
     def path(self, piece: Piece) -> Path:
         return self.folder / f"{piece.name}.pth"
@@ -73,6 +76,7 @@ class PieceStore:
             content = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a damaged file
             reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            reason = reason.replace("`", "'")  # torch quotes code in backticks; ours mark job fields
             raise DamagedPiece(f"the piece {path} cannot be read ({reason})") from None
         if not isinstance(content, dict) or not isinstance(content.get("tensors"), dict):
             raise DamagedPiece(f"the piece {path} is not a piece of this version")
@@ -101,6 +105,8 @@ class PieceStore:
         """Delete the pieces (once what they made is committed; ``runs.work.finish_work`` then tidies the
         work folder)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.release()
 
     def finished(self) -> int:
         """Finished pieces on disk (from every process)."""

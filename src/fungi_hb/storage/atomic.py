@@ -29,6 +29,17 @@ def sibling(path: Path, kind: str, token: str) -> Path:
     return path.with_name(f".{path.name}{kind}{token}")
 
 
+def final_path(path: Path) -> Path:
+    """The path that a hidden sibling stands for (``..x.staged-t.tmp-h`` -> ``x``); others as they are."""
+    path = Path(path)
+    name = path.name
+    for _ in range(2):
+        for kind in (TMP, STAGED, OLD):
+            if name.startswith(".") and kind in name:
+                name = name[1:].rsplit(kind, 1)[0]
+    return path.with_name(name) if name else path
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it to ``path``, else delete it."""

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from fungi_hb.errors import UserError
 from fungi_hb.storage.atomic import OLD, STAGED, atomic_path, new_token, remove, remove_leftovers, sibling
 
 logger = logging.getLogger(__name__)
@@ -70,37 +71,53 @@ def _write_journal(token: str, finals: list[Path], journal: Path) -> bool:
     return True
 
 
-def recover(journal: Path, finals: list[Path]) -> bool:
-    """Finish the commit a killed writer left in ``journal``, whose parts must all be among ``finals``
-    (the parts of the artifact the caller writes); True if there was one.
+class ForeignJournal(UserError):
+    """A journal this tool did not write for these outputs (damaged, or naming other paths)."""
+
+
+def check_journal(journal: Path, finals: list[Path]) -> tuple[str, list[Path]] | None:
+    """The token and parts of the interrupted save in ``journal`` (None when there is none); every part
+    must be one of ``finals`` (the parts of the artifact the caller writes), named relative to the
+    journal's folder. Writers call it before their long part, so that a foreign journal stops them early.
 
     Raises:
-        ValueError: the journal is damaged, or names a path that is not one of ``finals``.
+        ForeignJournal: the journal is damaged, or names a path that is not one of ``finals``.
     """
     journal = Path(journal)
-    if not journal.is_file():
-        return False
+    if not journal.exists() and not journal.is_symlink():
+        return None
+    delete = f"Nothing was moved. Delete {journal} if you do not know where it comes from, then rerun."
     allowed = {p.absolute().resolve(): p for p in finals}
     try:
+        if journal.is_symlink() or not journal.is_file():
+            raise ValueError("it is not a plain file")
         record = json.loads(journal.read_text())
         if record.get("format") != JOURNAL_FORMAT or not _TOKEN.fullmatch(str(record.get("token"))):
             raise ValueError("not a journal of this version")
         names = record["parts"]
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise ValueError("its parts are not a list of names")
-    except (ValueError, KeyError, AttributeError, TypeError) as exc:
-        raise ValueError(f"the save journal {journal} is damaged ({exc}); delete it and rerun") from None
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise ForeignJournal(f"The save journal {journal} is damaged ({exc}). {delete}") from None
     parts = []
     for name in names:
         target = (journal.parent / name).absolute().resolve()
         if Path(name).is_absolute() or target not in allowed:
-            raise ValueError(
-                f"the save journal {journal} names {name}, which is not a part of what this run writes; it was "
-                "not written by this tool for these outputs. Delete it (nothing was moved) and rerun"
+            raise ForeignJournal(
+                f"The save journal {journal} names {name}, which is not a part of what this run writes, so it was "
+                f"not written by this tool for these outputs. {delete}"
             )
         parts.append(allowed[target])
+    return record["token"], parts
+
+
+def recover(journal: Path, finals: list[Path]) -> bool:
+    """Finish the commit a killed writer left in ``journal`` (see ``check_journal``); True if there was one."""
+    found = check_journal(journal, finals)
+    if found is None:
+        return False
     logger.warning("Finishing the save that a stopped run left in %s.", journal)
-    _replay(record["token"], parts, journal)
+    _replay(found[0], found[1], Path(journal))
     return True
 
 

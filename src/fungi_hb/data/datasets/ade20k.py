@@ -38,7 +38,7 @@ class Ade20k:
                     name: Split(base / "images" / name, base / "annotations" / name, None)
                     for name in ("training", "validation")
                 }
-                return Layout("ade20k (ADEChallengeData2016)", base, split["training"], split["validation"])
+                return Layout("ADE20K, the ADEChallengeData2016 layout", base, split["training"], split["validation"])
         return None
 
     def classes(self, layout: Layout, keep_other: bool) -> ClassSpec:

@@ -51,7 +51,7 @@ class Split:
 class Layout:
     """Where a dataset found in a folder keeps its splits."""
 
-    kind: str  # the layout's name, for messages ("voc seed", "vocdevkit", "ade20k", "generic")
+    kind: str  # what and which layout, for messages ("Pascal VOC, the VOCdevkit/VOC2012 layout", ...)
     root: Path
     train: Split
     val: Split

@@ -17,7 +17,7 @@ class Generic:
             return None
         images, masks = root / "images", root / "masks"
         return Layout(
-            "generic (images/, masks/, classes.txt)",
+            "your own data (images/, masks/, classes.txt)",
             root,
             Split(images, masks, root / "train.txt"),
             Split(images, masks, root / "val.txt"),

@@ -20,6 +20,11 @@ class Dataset:
     layout: Layout
     classes: ClassSpec
 
+    @property
+    def label(self) -> str:
+        """A name for people: the folder's name for your own data, else the dataset's name."""
+        return self.layout.root.resolve().name if self.classes.name.startswith("generic-") else self.classes.name
+
 
 def open_dataset(root: Path, name: str = "auto", keep_other: bool = False) -> Dataset:
     """The dataset in ``root``: the first whose layout is there, or the one ``name`` forces."""

@@ -19,7 +19,7 @@ class Voc:
         if (root / "images").is_dir() and (root / "sets").is_dir():  # the published VOCSegmentation folder
             images = root / "images"
             return Layout(
-                "voc (published VOCSegmentation folder)",
+                "Pascal VOC, the published VOCSegmentation folder",
                 root,
                 Split(images, root / "SegmentationClassAug", root / "sets" / "trainaug.txt"),
                 Split(images, root / "SegmentationClass", root / "sets" / "val.txt"),
@@ -33,7 +33,7 @@ class Voc:
                 aug = base / "SegmentationClassAug"
                 images = base / "JPEGImages"
                 return Layout(
-                    "voc (VOCdevkit/VOC2012)",
+                    "Pascal VOC, the VOCdevkit/VOC2012 layout",
                     base,
                     Split(images, aug if aug.is_dir() else base / "SegmentationClass", train_list),
                     Split(images, base / "SegmentationClass", sets / "val.txt"),
