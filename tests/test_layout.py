@@ -57,3 +57,20 @@ def test_messages_name_flags_for_users_of_the_scripts():
     message = "`memory.memory_size` 7: too small. Raise `memory.memory_size` or lower `index.num_neighbors`."
     assert render(message) == "--memory-size 7: too small. Raise --memory-size or lower --num-neighbors."
     assert render("`backbone.blocks.11` stays") == "`backbone.blocks.11` stays"
+
+
+@pytest.mark.parametrize("script", ["create_memory_bank.py", "eval_gradients.py"])
+def test_help_is_shown_without_loading_torch(script):
+    """The flags and their defaults come from torch-free config modules; the libraries load after parsing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import runpy, sys; sys.argv = [sys.argv[1], '--help']\n"
+        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as stop:\n    print('exit', stop.code, 'torch' in sys.modules, 'timm' in sys.modules)\n"
+    )
+    root = PACKAGE.parents[1]
+    result = subprocess.run([sys.executable, "-c", code, script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "exit 0 False False", result.stderr
+    assert "--memory-size" in result.stdout

@@ -7,9 +7,7 @@ import argparse
 from pathlib import Path
 
 from fungi_hb.cli import flags
-from fungi_hb.cli.run import run_main
 from fungi_hb.jobs.configs import MemoryBankJob
-from fungi_hb.jobs.memory_bank import run_memory_bank
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,5 +59,8 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     job = job_from_args(args)
+    from fungi_hb.cli.run import run_main  # the libraries load once the flags are known (fast --help)
+    from fungi_hb.jobs.memory_bank import run_memory_bank
+
     log = flags.log_file(args, job.features_path, "create_memory_bank")
     return run_main(lambda world: run_memory_bank(job, world), args.log_level, job.work_folder(), log)

@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 from fungi_hb.cli import flags
-from fungi_hb.cli.run import run_main
-from fungi_hb.fungi import FungiConfig, NeighborLayout
+from fungi_hb.fungi.config import FungiConfig, NeighborLayout
 from fungi_hb.jobs.configs import EvalJob
-from fungi_hb.jobs.evaluate import run_eval
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +190,9 @@ def summary(results: dict, job: EvalJob) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     job = job_from_args(args)
+
+    from fungi_hb.cli.run import run_main  # the libraries load once the flags are known (fast --help)
+    from fungi_hb.jobs.evaluate import run_eval
 
     def run(world) -> None:
         results = run_eval(job, world)

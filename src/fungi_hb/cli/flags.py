@@ -5,12 +5,11 @@ from pathlib import Path
 
 from fungi_hb.data.datasets.registry import DATASETS
 from fungi_hb.data.samples import DataConfig
-from fungi_hb.data.transforms import PUBLISHED_STD, TransformConfig
-from fungi_hb.features.backbones import BackboneConfig
-from fungi_hb.index import BACKENDS
-from fungi_hb.index.base import BUILDS, PRECISIONS, IndexConfig
+from fungi_hb.data.transform_config import PUBLISHED_STD, TransformConfig
+from fungi_hb.features.config import BackboneConfig
+from fungi_hb.index.config import BACKEND_NAMES, BUILDS, PRECISIONS, IndexConfig
 from fungi_hb.jobs.configs import Runtime
-from fungi_hb.memory.types import MemoryConfig
+from fungi_hb.memory.config import MemoryConfig
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -165,7 +164,7 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
     group = parser.add_argument_group("nearest-neighbour index (ScaNN flags as published)")
     group.add_argument(
         "--index-backend",
-        choices=("auto", *BACKENDS),
+        choices=("auto", *BACKEND_NAMES),
         default=IndexConfig.backend,
         help="scann (the paper), exact (brute force: deterministic, on the GPU if there), or auto: scann where "
         "installed (Linux x86-64), else exact.",

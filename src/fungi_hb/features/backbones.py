@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from fungi_hb.errors import UserError
+from fungi_hb.features.config import BackboneConfig
 from fungi_hb.features.pos_embed import interpolate_pos_embed
 from fungi_hb.storage.torch_files import read_torch_file
 
@@ -36,21 +37,6 @@ DINO_BACKBONES: dict[str, DinoEntry] = {
     "dino_vitb16": DinoEntry("vit_base_patch16_224", "dino_vitbase16_pretrain"),
     "dino_vitb8": DinoEntry("vit_base_patch8_224", "dino_vitbase8_pretrain"),
 }
-
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    """Which backbone, with which weights, at which input size."""
-
-    model: str  # a DINO hub name (dino_vits16, ...) or a timm ViT name
-    weights: str | None  # checkpoint path, "random", or None for the hub cache / download
-    input_size: int  # S, square input side in pixels
-    patch_size: int  # p, must equal the model's patch size
-
-    @property
-    def grid(self) -> int:
-        """G = S / p patches per side (the one place it is computed)."""
-        return self.input_size // self.patch_size
 
 
 @dataclass(frozen=True)

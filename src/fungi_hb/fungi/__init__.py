@@ -1,9 +1,21 @@
-"""Dense FUNGI features: per-patch SimCLR gradients, randomly projected (METHOD section 6)."""
+"""Dense FUNGI features: per-patch SimCLR gradients, randomly projected (METHOD section 6). The names
+below load on first use, so that ``fungi.config`` can be read without torch."""
 
-from fungi_hb.fungi.config import FungiConfig
-from fungi_hb.fungi.extractor import FungiExtractor
-from fungi_hb.fungi.features import NeighborFn, fungi_features
-from fungi_hb.fungi.model import FungiModel
-from fungi_hb.fungi.negatives import NeighborLayout
+import importlib
 
-__all__ = ["FungiConfig", "FungiExtractor", "FungiModel", "NeighborFn", "NeighborLayout", "fungi_features"]
+_HOMES = {
+    "FungiConfig": "config",
+    "NeighborLayout": "config",
+    "FungiExtractor": "extractor",
+    "NeighborFn": "features",
+    "fungi_features": "features",
+    "FungiModel": "model",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

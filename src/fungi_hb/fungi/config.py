@@ -1,8 +1,14 @@
 """The settings of dense FUNGI features, one bundle (METHOD section 6)."""
 
 from dataclasses import dataclass
+from enum import Enum
 
-from fungi_hb.fungi.negatives import NeighborLayout
+
+class NeighborLayout(str, Enum):
+    """How the K retrieved vectors of a token become its negatives."""
+
+    PUBLISHED = "published"  # the published code's scrambled layout; reproduces the paper
+    TRUE = "true"  # the retrieved vectors themselves
 
 
 @dataclass(frozen=True)

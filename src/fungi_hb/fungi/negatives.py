@@ -1,16 +1,9 @@
 """Negatives of the patch SimCLR loss, from the neighbours each token retrieved in the support memory
 (METHOD section 6 step 2 and quirk 1)."""
 
-from enum import Enum
-
 import torch
 
-
-class NeighborLayout(str, Enum):
-    """How the K retrieved vectors of a token become its negatives."""
-
-    PUBLISHED = "published"  # the published code's scrambled layout; reproduces the paper
-    TRUE = "true"  # the retrieved vectors themselves
+from fungi_hb.fungi.config import NeighborLayout
 
 
 def select_negatives(neighbors: torch.Tensor, num_negatives: int, layout: NeighborLayout) -> torch.Tensor:

@@ -1,33 +1,32 @@
 """Nearest-neighbour indexes over a memory bank, behind one interface (``NeighborIndex``).
 
-A backend is one file with a ``NeighborIndex`` subclass plus one line in ``registry.BACKENDS``.
+A backend is one file with a ``NeighborIndex`` subclass plus one line in ``registry.BACKENDS`` (and its
+name in ``config.BACKEND_NAMES``). The names below load on first use, so that ``index.config`` can be
+read without torch.
 """
 
-from fungi_hb.index.base import IndexConfig, NeighborIndex
-from fungi_hb.index.registry import (
-    BACKENDS,
-    build_index,
-    build_index_folder,
-    index_belongs,
-    load_index,
-    read_index_meta,
-    resolve_backend,
-    save_index,
-)
-from fungi_hb.index.source import FeatureSource, FileSource, TensorSource
+import importlib
 
-__all__ = [
-    "BACKENDS",
-    "FeatureSource",
-    "FileSource",
-    "IndexConfig",
-    "NeighborIndex",
-    "TensorSource",
-    "build_index",
-    "build_index_folder",
-    "index_belongs",
-    "load_index",
-    "read_index_meta",
-    "resolve_backend",
-    "save_index",
-]
+_HOMES = {
+    "IndexConfig": "config",
+    "NeighborIndex": "base",
+    "BACKENDS": "registry",
+    "build_index": "registry",
+    "build_index_folder": "registry",
+    "index_belongs": "registry",
+    "load_index": "registry",
+    "read_index_meta": "registry",
+    "resolve_backend": "registry",
+    "save_index": "registry",
+    "FeatureSource": "source",
+    "FileSource": "source",
+    "TensorSource": "source",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

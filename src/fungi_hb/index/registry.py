@@ -13,6 +13,7 @@ import torch
 
 from fungi_hb.errors import UserError
 from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.config import BACKEND_NAMES
 from fungi_hb.index.exact import ExactIndex
 from fungi_hb.index.repeatable import build_folder
 from fungi_hb.index.scann import ScannIndex
@@ -22,6 +23,7 @@ from fungi_hb.jsonable import to_jsonable
 logger = logging.getLogger(__name__)
 
 BACKENDS: dict[str, type[NeighborIndex]] = {ScannIndex.name: ScannIndex, ExactIndex.name: ExactIndex}
+assert tuple(BACKENDS) == BACKEND_NAMES, "list a new backend in index.config.BACKEND_NAMES too (the flags read it)"
 INDEX_META = "fungi_index.json"
 PUBLISHED_MARKER = "scann_assets.pbtxt"  # what a ScaNN folder of the published code holds
 

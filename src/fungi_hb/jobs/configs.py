@@ -4,11 +4,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fungi_hb.data.samples import DataConfig
-from fungi_hb.data.transforms import TransformConfig
-from fungi_hb.features.backbones import BackboneConfig
+from fungi_hb.data.transform_config import TransformConfig
+from fungi_hb.features.config import BackboneConfig
 from fungi_hb.fungi.config import FungiConfig
-from fungi_hb.index.base import IndexConfig
-from fungi_hb.memory.types import MemoryConfig
+from fungi_hb.index.config import IndexConfig
+from fungi_hb.memory.config import MemoryConfig
 from fungi_hb.runs.work import work_root
 
 

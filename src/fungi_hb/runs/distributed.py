@@ -8,31 +8,16 @@ process on CUDA, gloo on CPUs, with a timeout so that a lost process ends the jo
 import datetime
 import logging
 import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from fungi_hb.errors import UserError
+from fungi_hb.runs.world import World
+
+__all__ = ["World", "barrier", "device_for", "start", "stop", "world_from_env"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class World:
-    """This process's place among the processes of a job."""
-
-    rank: int = 0  # global rank
-    size: int = 1  # number of processes
-    local_rank: int = 0  # rank on this node (selects the GPU)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.size > 1
 
 
 def world_from_env() -> World:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from fungi_hb.jsonable import to_jsonable
-from fungi_hb.runs.distributed import World
+from fungi_hb.runs.world import World
 
 WORK_FOLDER = ".fungi-work"
 FAILURES = "failures"
