@@ -1,7 +1,7 @@
 """Dense FUNGI features: per-patch SimCLR gradients, randomly projected (METHOD section 6). The names
 below load on first use, so that ``fungi.config`` can be read without torch."""
 
-import importlib
+from fungi_hb.lazy import names_from
 
 _HOMES = {
     "FungiConfig": "config",
@@ -14,8 +14,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = names_from(__name__, _HOMES)

@@ -5,7 +5,7 @@ name in ``config.BACKEND_NAMES``). The names below load on first use, so that ``
 read without torch.
 """
 
-import importlib
+from fungi_hb.lazy import names_from
 
 _HOMES = {
     "IndexConfig": "config",
@@ -25,8 +25,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = names_from(__name__, _HOMES)
