@@ -9,7 +9,9 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))  # works without installing too
     try:
         from fungi_hb.cli.eval_gradients import main
-    except KeyboardInterrupt:  # Ctrl-C while torch loads
+
+        code = main()  # the libraries load once the flags are parsed; the job handles its own Ctrl-C
+    except KeyboardInterrupt:  # Ctrl-C while the libraries load
         sys.stderr.write("Interrupted before anything started.\n")
-        sys.exit(130)
-    sys.exit(main())
+        code = 130
+    sys.exit(code)

@@ -48,3 +48,28 @@ def test_a_held_interrupt_is_raised_after_the_block():
             signal.raise_signal(signal.SIGINT)
             done.append(1)
     assert done and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+STARTUP_DRIVER = """
+import builtins, os, runpy, signal, sys
+real_import = builtins.__import__
+def ctrl_c_when_torch_loads(name, *args, **kwargs):
+    if name == "torch":
+        builtins.__import__ = real_import
+        os.kill(os.getpid(), signal.SIGINT)
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = ctrl_c_when_torch_loads
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("script", ["create_memory_bank.py", "eval_gradients.py"])
+def test_ctrl_c_while_the_libraries_load_after_parsing(tmp_path, script):
+    """The scripts parse their flags before torch loads: a Ctrl-C during that load is one line and 130."""
+    args = ["--data-dir", str(tmp_path / "none"), "--weights", "random"]
+    result = subprocess.run(
+        [sys.executable, "-c", STARTUP_DRIVER, script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 130, result.stderr
+    assert "Interrupted before anything started." in result.stderr and "Traceback" not in result.stderr
