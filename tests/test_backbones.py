@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from fungi_hb.errors import UserError
-from fungi_hb.features.backbones import BackboneConfig, build_backbone, hub_checkpoint_path
+from fungi_hb.features.backbones import BackboneConfig, build_backbone
+from fungi_hb.features.checkpoints import hub_checkpoint_path
 from fungi_hb.features.pos_embed import interpolate_pos_embed
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 from fungi_hb.data.datasets.registry import DATASETS
 from fungi_hb.data.samples import DataConfig
 from fungi_hb.data.transform_config import PUBLISHED_STD, TransformConfig
+from fungi_hb.errors import UserError
 from fungi_hb.features.config import BackboneConfig
+from fungi_hb.features.families import patch_size_of
 from fungi_hb.index.config import BACKEND_NAMES, BUILDS, PRECISIONS, IndexConfig
 from fungi_hb.jobs.configs import Runtime
 from fungi_hb.memory.config import MemoryConfig
@@ -86,18 +88,23 @@ def probability(text: str) -> float:
 def add_backbone_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backbone")
     group.add_argument(
-        "--model", default="dino_vits16", help="dino_vits16, dino_vits8, dino_vitb16, dino_vitb8, or a timm ViT name."
+        "--model",
+        default="dino_vits16",
+        help="A hub name (dino_vits16 ... dino_vitb8, dinov2_vits14[_reg] ... dinov2_vitg14[_reg], dinov3_vits16 ... "
+        "dinov3_vit7b16; see the README's backbone table) or a timm ViT name.",
     )
     group.add_argument(
         "--weights",
         default=None,
-        help="Checkpoint file (official DINO .pth, state dict or timm checkpoint), or 'random'. "
-        "Default (None): the torch hub cache, then a download.",
+        help="Checkpoint file (the family's official .pth, a state dict, a timm or Hugging Face .pth/.safetensors), "
+        "or 'random'. Default (None): the torch hub cache, then the official download or timm's copy.",
     )
     group.add_argument(
         "--input-size", type=positive_int, default=512, help="Square input side in pixels (512 in the paper)."
     )
-    group.add_argument("--patch-size", type=positive_int, default=16, help="Must equal the model's patch size.")
+    group.add_argument(
+        "--patch-size", type=positive_int, default=None, help="Must equal the model's patch size (default: the model's)"
+    )
 
 
 def add_data_flags(parser: argparse.ArgumentParser, batch_size: int, validation: bool) -> None:
@@ -301,9 +308,10 @@ def log_file(args: argparse.Namespace, main_output: Path | None, name: str) -> P
 
 
 def backbone_config(args: argparse.Namespace) -> BackboneConfig:
-    return BackboneConfig(
-        model=args.model, weights=args.weights, input_size=args.input_size, patch_size=args.patch_size
-    )
+    patch_size = args.patch_size if args.patch_size is not None else patch_size_of(args.model)
+    if patch_size is None:
+        raise UserError(f"--model {args.model} does not say its patch size: pass --patch-size.")
+    return BackboneConfig(model=args.model, weights=args.weights, input_size=args.input_size, patch_size=patch_size)
 
 
 def data_config(args: argparse.Namespace) -> DataConfig:

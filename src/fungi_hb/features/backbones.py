@@ -1,8 +1,10 @@
-"""Backbones by explicit name: the DINO hub names and any timm ViT, with their weights.
+"""Backbones by explicit name: the hub names of DINO, DINOv2 (with and without registers) and DINOv3, and
+any timm ViT, with their weights.
 
-Weights are found in this order: ``backbone.weights`` = PATH (an official DINO checkpoint, a plain state dict
-or a timm checkpoint); the torch hub cache; a download when online. ``backbone.weights`` = random builds a
-randomly initialised backbone for tests and demos.
+Weights come from ``backbone.weights`` = PATH (an official file of the family, a timm or Hugging Face
+checkpoint, ``.pth`` or ``.safetensors``), else the torch hub cache, the official download or timm's copy
+(``features.checkpoints``). ``backbone.weights`` = random builds a randomly initialised backbone for tests
+and demos.
 """
 
 import logging
@@ -14,29 +16,17 @@ import torch
 from torch import nn
 
 from fungi_hb.errors import UserError
+from fungi_hb.features.checkpoints import (
+    extract_state_dict,
+    load_weights,
+    needs_qkv_bias,
+    official_weights,
+    read_checkpoint,
+)
 from fungi_hb.features.config import BackboneConfig
-from fungi_hb.features.pos_embed import interpolate_pos_embed
-from fungi_hb.storage.torch_files import read_torch_file
+from fungi_hb.features.families import HUB_BACKBONES, known_models, positions_rule
 
 logger = logging.getLogger(__name__)
-
-DINO_URL = "https://dl.fbaipublicfiles.com/dino/{stem}/{stem}.pth"
-
-
-@dataclass(frozen=True)
-class DinoEntry:
-    """How a DINO hub name is built with timm and where its official weights live."""
-
-    architecture: str  # timm architecture with DINO's geometry
-    checkpoint_stem: str  # official file name without .pth
-
-
-DINO_BACKBONES: dict[str, DinoEntry] = {
-    "dino_vits16": DinoEntry("vit_small_patch16_224", "dino_deitsmall16_pretrain"),
-    "dino_vits8": DinoEntry("vit_small_patch8_224", "dino_deitsmall8_pretrain"),
-    "dino_vitb16": DinoEntry("vit_base_patch16_224", "dino_vitbase16_pretrain"),
-    "dino_vitb8": DinoEntry("vit_base_patch8_224", "dino_vitbase8_pretrain"),
-}
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,8 @@ class BackboneInfo:
     embed_dim: int  # E
     patch_size: int  # p
     input_size: int  # S
-    num_prefix_tokens: int  # 1 (CLS) for DINO
+    num_prefix_tokens: int  # 1 (CLS) for DINO, 5 (CLS and 4 registers) for DINOv2+registers and DINOv3
+    depth: int = 12  # transformer blocks
 
     @property
     def config(self) -> BackboneConfig:
@@ -59,13 +50,9 @@ class BackboneInfo:
         return self.config.grid
 
 
-def known_models() -> list[str]:
-    return sorted(DINO_BACKBONES)
-
-
 def _architecture(model: str) -> str:
-    if model in DINO_BACKBONES:
-        return DINO_BACKBONES[model].architecture
+    if model in HUB_BACKBONES:
+        return HUB_BACKBONES[model].architecture
     if timm.is_model(model.split(".")[0]):
         return model
     raise UserError(
@@ -74,91 +61,17 @@ def _architecture(model: str) -> str:
     )
 
 
-def hub_checkpoint_path(model: str) -> Path | None:
-    """Where the torch hub cache keeps the official checkpoint of a DINO name."""
-    if model not in DINO_BACKBONES:
-        return None
-    return Path(torch.hub.get_dir()) / "checkpoints" / f"{DINO_BACKBONES[model].checkpoint_stem}.pth"
-
-
-def extract_state_dict(checkpoint: object) -> dict[str, torch.Tensor]:
-    """The backbone's state dict from the checkpoint layouts in use.
-
-    Accepts a plain state dict, DINO's full checkpoints (``teacher``/``student`` with ``backbone.``
-    prefixes) and wrappers under ``state_dict`` or ``model``; drops DDP ``module.`` prefixes and
-    the DINO projection head.
-    """
-    if not isinstance(checkpoint, dict):
-        raise UserError(f"The checkpoint holds a {type(checkpoint).__name__}, not a state dict.")
-    for key in ("teacher", "state_dict", "model"):
-        if key in checkpoint and isinstance(checkpoint[key], dict):
-            checkpoint = checkpoint[key]
-            break
-    state: dict[str, torch.Tensor] = {}
-    for key, value in checkpoint.items():
-        for prefix in ("module.", "backbone."):
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
-        if key.startswith("head.") or not torch.is_tensor(value):
-            continue
-        state[key] = value
-    return state
-
-
-def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, source: str) -> None:
-    """Load ``state`` into ``backbone`` with every key used, resampling position embeddings."""
-    if "pos_embed" in state and state["pos_embed"].shape != backbone.pos_embed.shape:
-        state = dict(state)
-        try:
-            state["pos_embed"] = interpolate_pos_embed(state["pos_embed"], grid, backbone.num_prefix_tokens)
-        except ValueError as exc:
-            raise UserError(f"The position embeddings in {source} cannot be resampled: {exc}.") from exc
-    own = backbone.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong_shape:
-        raise UserError(
-            f"The weights in {source} do not fit this architecture: missing {missing[:5]}, "
-            f"unexpected {unexpected[:5]}, wrong shape {wrong_shape[:5]}. Check that `backbone.model` names "
-            "the architecture the checkpoint was trained with."
-        )
-    backbone.load_state_dict(state, strict=True)
-
-
-def _read_checkpoint(path: Path) -> object:
-    """Tensors only (no arbitrary pickled code); DINO's full checkpoints also hold an argparse Namespace."""
-    return read_torch_file(
-        path, "checkpoint", "Download it again, or pass another `backbone.weights`.", allow_namespace=True
-    )
-
-
-def _official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], str]:
-    """Hub cache, then a download; a clear error if neither works."""
-    if config.model not in DINO_BACKBONES:
-        try:
-            model = timm.create_model(config.model, pretrained=True, num_classes=0)
-        except Exception as exc:
-            raise UserError(
-                f"Could not get pretrained weights for {config.model} from the timm hub ({exc}). "
-                "Offline, pass `backbone.weights` PATH to a checkpoint file, or `backbone.weights` random."
-            ) from exc
-        return model.state_dict(), f"timm hub: {config.model}"
-    stem = DINO_BACKBONES[config.model].checkpoint_stem
-    url = DINO_URL.format(stem=stem)
-    cached = hub_checkpoint_path(config.model)
-    if cached is not None and cached.is_file():
-        return extract_state_dict(_read_checkpoint(cached)), str(cached)
-    try:  # into the hub cache (torch writes a temporary file and renames it), then read as tensors only
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(url, str(cached), progress=True)
-    except Exception as exc:
-        raise UserError(
-            f"No weights for {config.model}: not in the hub cache and the download failed ({exc}). "
-            f"Download {url} and either put it at {cached} or pass `backbone.weights` PATH "
-            "(or `backbone.weights` random for a randomly initialised backbone)."
-        ) from exc
-    return extract_state_dict(_read_checkpoint(cached)), url
+def _weights(config: BackboneConfig, seed: int) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """(the checkpoint's state dict, where it came from); None for random weights."""
+    if config.weights == "random":
+        return None, f"random (seed {seed})"
+    if config.weights is not None:
+        path = Path(config.weights)
+        if not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise UserError(f"`backbone.weights` {path} {what}. Give the checkpoint file's path.")
+        return extract_state_dict(read_checkpoint(path)), str(path.resolve())
+    return official_weights(config)
 
 
 MAX_INPUT_SIZE = 4096  # 65536 tokens at 16 px patches: far beyond what attention fits in memory
@@ -178,6 +91,9 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
             f"`backbone.input_size` {config.input_size} is not a multiple of `backbone.patch_size` {config.patch_size}."
             f" Use e.g. {config.input_size // config.patch_size * config.patch_size}."
         )
+    state, source = _weights(config, seed)
+    if state is not None and architecture.endswith("_dinov3") and needs_qkv_bias(state):
+        architecture += "_qkvb"  # timm's DINOv3 variant with attention biases, which this file uses
     torch.manual_seed(seed)  # timm initialises from the global generator
     try:
         backbone = timm.create_model(architecture, pretrained=False, num_classes=0, img_size=config.input_size)
@@ -189,20 +105,10 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
             f"`backbone.patch_size` {config.patch_size} does not match {config.model}, whose patches are "
             f"{model_patch} px. Use `backbone.patch_size` {model_patch}."
         )
-    grid = config.grid
-    if config.weights == "random":
-        source = f"random (seed {seed})"
-        logger.warning("Using a RANDOMLY INITIALISED %s: results say nothing about DINO.", config.model)
-    elif config.weights is not None:
-        path = Path(config.weights)
-        if not path.is_file():
-            what = "is a folder, not a file" if path.is_dir() else "does not exist"
-            raise UserError(f"`backbone.weights` {path} {what}. Give the checkpoint file's path.")
-        source = str(path.resolve())
-        load_weights(backbone, extract_state_dict(_read_checkpoint(path)), grid, source)
+    if state is None:
+        logger.warning("Using a RANDOMLY INITIALISED %s: results say nothing about the pretrained model.", config.model)
     else:
-        state, source = _official_weights(config)
-        load_weights(backbone, state, grid, source)
+        load_weights(backbone, state, config.grid, positions_rule(config.model), source)
     broken = [name for name, tensor in backbone.state_dict().items() if not torch.isfinite(tensor).all()]
     if broken:
         raise UserError(
@@ -218,6 +124,7 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
         patch_size=config.patch_size,
         input_size=config.input_size,
         num_prefix_tokens=backbone.num_prefix_tokens,
+        depth=len(backbone.blocks),
     )
     logger.info(
         "Backbone %s (E=%d, %d px, %dx%d patches), weights: %s",

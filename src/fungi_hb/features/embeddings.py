@@ -10,13 +10,32 @@ from torch import nn
 SOURCES = ("tokens", "keys")
 
 
+def keys_unavailable(backbone: nn.Module) -> str | None:
+    """Why the last block's attention keys cannot be taken from ``backbone`` as features; None when they can
+    (the output of a fused q|k|v projection is what the block attends with)."""
+    attn = backbone.blocks[-1].attn
+    if getattr(backbone, "rope", None) is not None:
+        return (
+            "it rotates its keys by their position (rotary embeddings, as DINOv3 does), so the keys it attends with "
+            "mix where a patch is into what it is, and the unrotated ones are not what it attends with"
+        )
+    if not isinstance(getattr(attn, "qkv", None), nn.Linear):
+        return "its attention has no fused q|k|v projection to read the keys from"
+    if getattr(attn, "q_bias", None) is not None and not getattr(attn, "qkv_bias_separate", True):
+        return "its attention adds the q|k|v biases outside the projection layer"
+    if not isinstance(getattr(attn, "k_norm", nn.Identity()), nn.Identity):
+        return "the last block normalises its keys, so the raw keys are not what it attends with"
+    return None
+
+
 @contextmanager
 def last_block_keys(backbone: nn.Module) -> Iterator[dict]:
     """Within the block, a forward pass leaves the last transformer block's attention keys [B, T, E]
     (all heads side by side) in ``record["keys"]``."""
+    reason = keys_unavailable(backbone)
+    if reason is not None:
+        raise ValueError(f"no attention keys: {reason}")
     attn = backbone.blocks[-1].attn
-    if not isinstance(getattr(attn, "k_norm", nn.Identity()), nn.Identity):
-        raise ValueError("the last block normalises its keys; raw keys would not be what it attends with")
     record: dict = {}
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
@@ -62,6 +81,8 @@ class EmbeddingExtractor:
             if self.source == "keys":
                 with last_block_keys(self.backbone) as record:
                     self.backbone.forward_features(images)
+                if "keys" not in record:
+                    raise RuntimeError("the last block's q|k|v projection was not called: its keys were not seen")
                 tokens = record["keys"]  # (B, T, E)
             else:
                 tokens = self.backbone.forward_features(images)  # (B, T, E)

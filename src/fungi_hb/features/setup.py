@@ -9,8 +9,9 @@ import torch
 
 from fungi_hb.data.samples import Sample
 from fungi_hb.data.transforms import AUGMENTATION
+from fungi_hb.errors import UserError
 from fungi_hb.features.backbones import BackboneInfo, build_backbone
-from fungi_hb.features.embeddings import EmbeddingExtractor
+from fungi_hb.features.embeddings import EmbeddingExtractor, keys_unavailable
 from fungi_hb.features.support import Support, load_support
 from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel
 from fungi_hb.fungi.projection import make_projection, projection_sha1
@@ -95,11 +96,16 @@ def prepare_features(
     backbone.to(device)
     raw = raw_identity(info, job.transform.std, job.seed)  # the support bank's features: final tokens
     if job.features == "embeddings":
+        reason = keys_unavailable(backbone) if job.embeddings_source == "keys" else None
+        if reason is not None:
+            raise UserError(
+                f"`embeddings_source` keys cannot be used with {info.model}: {reason}. Use `embeddings_source` tokens."
+            )
         extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype, job.embeddings_source)
         return FeatureSetup(extract, info, info.embed_dim, replace(raw, source=job.embeddings_source))
 
     model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.seed).to(device)
-    layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
+    layer_path, layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
     width = token_gradient_width(layer)
     if job.projection_matrix is not None:
         projection = load_projection(job.projection_matrix, info.embed_dim, width)
@@ -116,7 +122,7 @@ def prepare_features(
         ids_sha1(train_ids) if train_ids is not None else None,
     )
     negatives = preflight.capped_negatives(job.fungi.num_negative_neighbors, support.k)
-    config = replace(job.fungi, num_negative_neighbors=negatives)
+    config = replace(job.fungi, gradients_layer=layer_path, num_negative_neighbors=negatives)
     extract = FungiExtractor(
         model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype
     )

@@ -15,7 +15,7 @@ class NeighborLayout(str, Enum):
 class FungiConfig:
     """How FUNGI features are made from a backbone, a head and the support index."""
 
-    gradients_layer: str = "backbone.blocks.11.attn.proj"  # Linear layer whose per-token gradients are taken
+    gradients_layer: str = "backbone.blocks.-1.attn.proj"  # Linear layer whose per-token gradients are taken (-1: last)
     latent_dim: int = 96  # L, output width of the random head fc
     num_negative_neighbors: int = 2  # n_neg, negatives per token (capped at the support index's k)
     negative_batch_percent: float = 0.5  # q, probability of keeping each pooled negative (>= 1 keeps all)

@@ -8,11 +8,30 @@ import torch
 from torch import nn
 
 
+def concrete_path(model: nn.Module, path: str) -> str:
+    """``path`` with each negative index counted from the end of its module list, as in Python:
+    ``backbone.blocks.-1.attn.proj`` is ``backbone.blocks.11.attn.proj`` in a 12-block ViT and
+    ``backbone.blocks.23.attn.proj`` in a 24-block one. Other paths come back unchanged."""
+    parts, module = path.split("."), model
+    for i, part in enumerate(parts):
+        if module is None:
+            break
+        if part.startswith("-") and part[1:].isdigit() and isinstance(module, (nn.ModuleList, nn.Sequential)):
+            if int(part[1:]) > len(module):
+                where = ".".join(parts[:i])
+                raise LookupError(f"layer {path!r}: {part} is beyond the {len(module)} entries of {where}")
+            parts[i] = str(len(module) + int(part))
+        module = getattr(module, parts[i], None)
+    return ".".join(parts)
+
+
 def resolve_linear(model: nn.Module, path: str) -> nn.Linear:
-    """The ``nn.Linear`` at dotted ``path`` (e.g. ``backbone.blocks.11.attn.proj``).
+    """The ``nn.Linear`` at dotted ``path`` (e.g. ``backbone.blocks.11.attn.proj``, or counted from the end:
+    ``backbone.blocks.-1.attn.proj``, see ``concrete_path``).
 
     A wrong path raises ``LookupError`` naming the closest valid Linear layers.
     """
+    path = concrete_path(model, path)
     linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     try:
         module = model.get_submodule(path)

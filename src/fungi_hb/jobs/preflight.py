@@ -7,7 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from fungi_hb.errors import UserError
-from fungi_hb.fungi.token_gradients import resolve_linear
+from fungi_hb.fungi.token_gradients import concrete_path, resolve_linear
 from fungi_hb.memory.plan import MemoryPlan, plan_memory
 from fungi_hb.memory.types import MemoryConfig
 from fungi_hb.storage.atomic import check_writable
@@ -80,10 +80,12 @@ def _separate(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -
                 )
 
 
-def gradients_layer(model: nn.Module, path: str) -> nn.Linear:
-    """The Linear layer named by ``fungi.gradients_layer``."""
+def gradients_layer(model: nn.Module, path: str) -> tuple[str, nn.Linear]:
+    """The Linear layer named by ``fungi.gradients_layer``, and its path with block indices counted from the
+    start (what identities record: ``backbone.blocks.-1.attn.proj`` of a 12-block ViT is
+    ``backbone.blocks.11.attn.proj``)."""
     try:
-        return resolve_linear(model, path)
+        return concrete_path(model, path), resolve_linear(model, path)
     except LookupError as exc:
         raise UserError(f"`fungi.gradients_layer`: {exc.args[0]}.") from exc
 

@@ -1,0 +1,196 @@
+"""Checkpoint files to a backbone's weights: reading them (tensors only), finding a hub name's official
+weights (the torch hub cache, the official download, timm's copy on the Hugging Face hub or in its cache),
+and fitting any of the layouts in use to the timm model: the family's own position-embedding rule first,
+then timm's checkpoint filter of the model's module, which knows the official DINOv2/DINOv3, CLIP and
+other layouts."""
+
+import logging
+import sys
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from fungi_hb.errors import UserError
+from fungi_hb.features.config import BackboneConfig
+from fungi_hb.features.families import DINOV3_DOWNLOADS, HUB_BACKBONES, HubEntry
+from fungi_hb.features.pos_embed import interpolate_pos_embed, prefix_positions
+from fungi_hb.storage.torch_files import read_torch_file
+
+logger = logging.getLogger(__name__)
+
+ROPE_PERIODS = "rope_embed.periods"  # DINOv3's rotary periods, stored in its official files
+
+
+def read_checkpoint(path: Path) -> object:
+    """A ``.safetensors`` file, or a torch file read as tensors only (no arbitrary pickled code; DINO's
+    full checkpoints also hold an argparse Namespace)."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise UserError(f"The checkpoint {path} cannot be read ({exc}). Download it again.") from exc
+    return read_torch_file(
+        path, "checkpoint", "Download it again, or pass another `backbone.weights`.", allow_namespace=True
+    )
+
+
+def extract_state_dict(checkpoint: object) -> dict[str, torch.Tensor]:
+    """The backbone's state dict from the checkpoint layouts in use.
+
+    Accepts a plain state dict, DINO's and DINOv2's full checkpoints (``teacher``/``student`` with
+    ``backbone.`` prefixes) and wrappers under ``state_dict``, ``model`` or ``model_ema``; drops DDP
+    ``module.`` prefixes and the projection heads.
+    """
+    if not isinstance(checkpoint, dict):
+        raise UserError(f"The checkpoint holds a {type(checkpoint).__name__}, not a state dict.")
+    for key in ("teacher", "model_ema", "state_dict", "model"):
+        if key in checkpoint and isinstance(checkpoint[key], dict):
+            checkpoint = checkpoint[key]
+            break
+    state: dict[str, torch.Tensor] = {}
+    for key, value in checkpoint.items():
+        for prefix in ("module.", "backbone."):
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+        if key.startswith(("head.", "dino_head.", "ibot_head.")) or not torch.is_tensor(value):
+            continue
+        state[key] = value
+    return state
+
+
+def hub_checkpoint_path(model: str) -> Path | None:
+    """Where the torch hub cache keeps the official file of a hub name: the file there, or where it would
+    be put (None for names that are not hub names)."""
+    entry = HUB_BACKBONES.get(model)
+    if entry is None:
+        return None
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    if "*" not in entry.file_glob:
+        return folder / entry.file_glob
+    found = sorted(folder.glob(entry.file_glob))
+    if len(found) > 1:
+        raise UserError(
+            f"The hub cache holds {len(found)} files for {model} ({', '.join(p.name for p in found)}): pass the "
+            "one to use as `backbone.weights`."
+        )
+    return found[0] if found else folder / entry.file_glob
+
+
+def official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], str]:
+    """A hub name's official weights from the hub cache or its download, else timm's copy (Hugging Face
+    hub, or its cache offline); a timm name's from timm. A clear error when none works."""
+    entry = HUB_BACKBONES.get(config.model)
+    tried = []
+    if entry is not None:
+        cached = hub_checkpoint_path(config.model)
+        if cached.is_file():
+            return extract_state_dict(read_checkpoint(cached)), str(cached)
+        tried.append(f"not in the hub cache ({cached})")
+        if entry.url is not None:
+            try:  # into the hub cache (torch writes a temporary file and renames it), then read as tensors only
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                torch.hub.download_url_to_file(entry.url, str(cached), progress=True)
+                return extract_state_dict(read_checkpoint(cached)), entry.url
+            except Exception as exc:
+                tried.append(f"the download of {entry.url} failed ({exc})")
+    timm_name = entry.timm_weights if entry is not None else config.model
+    if timm_name is not None:
+        try:
+            model = timm.create_model(timm_name, pretrained=True, num_classes=0)
+            return model.state_dict(), f"timm hub: {timm_name}"
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            tried.append(f"timm could not get {timm_name} ({reason})")
+    raise UserError(f"No weights for {config.model}: {'; '.join(tried)}. {_where_to_get(config.model, entry)}")
+
+
+def _where_to_get(model: str, entry: HubEntry | None) -> str:
+    fallback = "pass `backbone.weights` PATH to a checkpoint file (or `backbone.weights` random for a random backbone)"
+    if entry is None:
+        return f"Offline, {fallback}."
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    if entry.url is not None:
+        return f"Download {entry.url} and put it in {folder}, or {fallback}."
+    return (
+        f"{entry.family} weights are given out after accepting Meta's licence at {DINOV3_DOWNLOADS}: put "
+        f"the {entry.file_glob.replace('*', '-<hash>')} file in {folder}, or {fallback}."
+    )
+
+
+def fit_state(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, rule: str) -> dict[str, torch.Tensor]:
+    """``state`` in the layout of ``backbone`` (a timm model built for a ``grid x grid`` patch grid): the
+    learned position embeddings resampled by the family's ``rule`` in the checkpoint's own layout, then
+    timm's filter for the model's module (DINOv2's registers and CLS position, DINOv3's storage tokens and
+    biases, CLIP's names, ...). DINOv3's rotary periods are kept under ``rope_embed.periods``."""
+    state = dict(state)
+    periods = state.pop(ROPE_PERIODS, None)
+    own_pos = getattr(backbone, "pos_embed", None)
+    if "pos_embed" in state and own_pos is not None and state["pos_embed"].shape != own_pos.shape:
+        in_model = 0 if getattr(backbone, "no_embed_class", False) else backbone.num_prefix_tokens
+        prefix = prefix_positions(state["pos_embed"].shape[1], tuple(dict.fromkeys((in_model, 1, 0))))
+        state["pos_embed"] = interpolate_pos_embed(state["pos_embed"], grid, prefix, rule)
+    _drop_zero_qkv_bias(backbone, state)
+    filter_fn = getattr(sys.modules[type(backbone).__module__], "checkpoint_filter_fn", None)
+    if filter_fn is not None:
+        state = filter_fn(state, backbone)
+    if periods is not None:
+        state[ROPE_PERIODS] = periods
+    return state
+
+
+def needs_qkv_bias(state: dict[str, torch.Tensor]) -> bool:
+    """Whether a DINOv3 file's attention biases are used (some releases hold zeros there)."""
+    return any(_used_bias(state, key).any() for key in state if key.endswith("attn.qkv.bias"))
+
+
+def _used_bias(state: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+    """The q|k|v bias as the official model applies it (its k part is masked out where ``bias_mask`` says)."""
+    mask = state.get(key.replace("qkv.bias", "qkv.bias_mask"))
+    return state[key] * mask if mask is not None else state[key]
+
+
+def _drop_zero_qkv_bias(backbone: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """A DINOv3 file's all-zero attention biases, for a timm model built without them."""
+    keys = [key for key in state if key.endswith("attn.qkv.bias")]
+    has_bias = any(name.endswith("q_bias") for name, _ in backbone.named_parameters())
+    if not keys or "storage_tokens" not in state or has_bias:
+        return
+    for key in keys:
+        if _used_bias(state, key).any():
+            raise UserError(f"The checkpoint's attention biases ({key}) are not zero: build the model with them.")
+        del state[key]
+        state.pop(key.replace("qkv.bias", "qkv.bias_mask"), None)
+
+
+def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, rule: str, source: str) -> None:
+    """Load ``state`` into ``backbone`` with every key used (see ``fit_state``)."""
+    try:
+        state = fit_state(backbone, state, grid, rule)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise UserError(f"The weights in {source} cannot be fitted to this architecture: {exc}.") from exc
+    periods = state.pop(ROPE_PERIODS, None)
+    own = backbone.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    rope = getattr(backbone, "rope", None)
+    if periods is not None and (rope is None or getattr(rope, "periods", None) is None):
+        unexpected.append(ROPE_PERIODS)
+    elif periods is not None and rope.periods.shape != periods.shape:
+        wrong_shape.append(ROPE_PERIODS)
+    if missing or unexpected or wrong_shape:
+        raise UserError(
+            f"The weights in {source} do not fit this architecture: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}, wrong shape {wrong_shape[:5]}. Check that `backbone.model` names "
+            "the architecture the checkpoint was trained with."
+        )
+    backbone.load_state_dict(state, strict=True)
+    if periods is not None:  # the official model rotates by these (rounded as stored), not by recomputed ones
+        with torch.no_grad():
+            rope.periods.copy_(periods.float())
