@@ -7,11 +7,14 @@
 # Environment (published values by default):
 #   DATA_DIR=./VOCSegmentation  OUT_DIR=runs/table3  BACKBONES="dino_vits16 dino_vitb16"
 #   MEMORY_SIZES="102400 1024000 10240000"  DATA_EFFICIENT=1 (0 leaves that column out)
-#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE=16
+#   BACKBONES: any hub names of the README's backbone table (dinov2_vits14_reg, dinov3_vitb16, ...) or timm
+#   ViT names; each runs at its own patch size, at the largest multiple of it up to IMAGE_SIZE
+#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512
 #   SEEDS="42" (several, e.g. "0 1 2": every cell once per seed, in <cell>/seed<S>/; the table shows the
 #   mean ± standard deviation and n; SEED=S is the same as SEEDS=S)
-#   WEIGHTS_DIR: folder with the official checkpoints (<stem>.pth); default: the torch hub cache
-#   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.11.attn.proj
+#   WEIGHTS_DIR: folder with the official checkpoints under their official names (dino_deitsmall16_pretrain.pth,
+#   dinov2_vits14_reg4_pretrain.pth, dinov3_vits16_pretrain_lvd1689m-<hash>.pth, ...); default: the hub cache
+#   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.-1.attn.proj (the last block's)
 #   LAYOUT=published (FUNGI negatives; or true)
 #   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512  NUM_LEAVES_TO_SEARCH=32  NUM_NEIGHBORS=30
 #   EXTRA_ARGS="" (added to every command)  TABLE_NAME=table3 (OUT_DIR/<name>.md and .csv)
@@ -33,6 +36,12 @@ read -r -a EXTRA <<< "${EXTRA_ARGS:-}"
 AH=(--anisotropic-quantization-threshold 0.2 --dimensions-per-block 4)
 LEAVES=(--num-leaves "${NUM_LEAVES:-512}" --num-leaves-to-search "${NUM_LEAVES_TO_SEARCH:-32}")
 
+backbone_facts() {  # PATCH (the patch size of backbone $1) and GLOB (its official file's name, - if none)
+  local facts
+  facts=$($PYTHON scripts/backbone_facts.py "$1") || exit 2
+  read -r PATCH GLOB <<< "$facts"
+}
+
 set_weights() {  # W=(the --weights argument for backbone $1), empty for the hub cache
   W=()
   if [ "${WEIGHTS:-}" = random ]; then W=(--weights random); return; fi
@@ -41,12 +50,17 @@ set_weights() {  # W=(the --weights argument for backbone $1), empty for the hub
     exit 2
   fi
   if [ -n "${WEIGHTS_DIR:-}" ]; then
-    case $1 in
-      dino_vits16) W=(--weights "$WEIGHTS_DIR/dino_deitsmall16_pretrain.pth") ;;
-      dino_vits8) W=(--weights "$WEIGHTS_DIR/dino_deitsmall8_pretrain.pth") ;;
-      dino_vitb16) W=(--weights "$WEIGHTS_DIR/dino_vitbase16_pretrain.pth") ;;
-      dino_vitb8) W=(--weights "$WEIGHTS_DIR/dino_vitbase8_pretrain.pth") ;;
-    esac
+    if [ "$GLOB" = - ]; then
+      echo "$1 has no official file name: leave WEIGHTS_DIR unset (timm's weights) or run it on its own with --weights" >&2
+      exit 2
+    fi
+    local found
+    shopt -s nullglob; found=("$WEIGHTS_DIR"/$GLOB); shopt -u nullglob
+    if [ "${#found[@]}" -ne 1 ]; then
+      echo "WEIGHTS_DIR=$WEIGHTS_DIR holds ${#found[@]} files named $GLOB for $1: it needs exactly one" >&2
+      exit 2
+    fi
+    W=(--weights "${found[0]}")
   fi
 }
 
@@ -67,18 +81,28 @@ run_cell() {
       echo "skip $cell/results_$FEATURES.json (exists)"; continue
     fi
     launch eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features $FEATURES \
-        --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --gradients-layer "${LAYER:-backbone.blocks.11.attn.proj}" \
+        --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --gradients-layer "${LAYER:-backbone.blocks.-1.attn.proj}" \
         --latent-dim 96 --num-negative-neighbors 2 --negative-batch-percent 0.5 --negatives-layout "${LAYOUT:-published}" \
         --memory-bank "$cell/support/features.pth" --scann-index "$cell/support/index" \
         --output "$cell/results_$FEATURES.json" "${EXTRA[@]}"
   done
 }
 
+for MODEL in $BACKBONES; do  # every backbone's name and weights checked before the first long run
+  backbone_facts "$MODEL"
+  set_weights "$MODEL"
+done
+
 for SEED in "${SEED_LIST[@]}"; do
   for MODEL in $BACKBONES; do
+    backbone_facts "$MODEL"
     set_weights "$MODEL"
-    BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "${IMAGE_SIZE:-512}" --patch-size "${PATCH_SIZE:-16}"
-              --data-dir "$DATA_DIR" --seed "$SEED" --device "${DEVICE:-auto}")
+    SIZE_PX=$(( ${IMAGE_SIZE:-512} / PATCH * PATCH ))  # 512 for 16 px patches, 504 for DINOv2's 14 px ones
+    if [ "$SIZE_PX" != "${IMAGE_SIZE:-512}" ]; then
+      echo "$MODEL: ${SIZE_PX} px, the largest multiple of its $PATCH px patches up to IMAGE_SIZE=${IMAGE_SIZE:-512}"
+    fi
+    BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "$SIZE_PX" --data-dir "$DATA_DIR" --seed "$SEED"
+              --device "${DEVICE:-auto}")
     for SIZE in $MEMORY_SIZES; do
       run_cell "$(cell_dir "$OUT_DIR/$MODEL/$SIZE")" "--memory-size $SIZE --augmentation-epochs 1" \
           "${LEAVES[*]} --num-reordering-candidates 120 --num-neighbors ${NUM_NEIGHBORS:-30} --temperature 0.02"

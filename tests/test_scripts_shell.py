@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -114,6 +115,43 @@ def test_ade20k_table_with_two_processes_and_spaces_in_paths(tmp_path):
     assert all(line.endswith("my weights/dino_deitsmall16_pretrain.pth") for line in csv_lines[1:])
     results = json.loads((out / "dino_vits16" / "64" / "results_fungi.json").read_text())
     assert results["dataset"] == "ade20k-150" and results["processes"] == 2
+
+
+def test_table3_takes_any_family_from_a_folder_of_official_files(tmp_path):
+    """BACKBONES of DINOv2 with registers (14 px patches: 56 px for IMAGE_SIZE=64) and DINOv3 (a hashed file
+    name), both found in WEIGHTS_DIR under their official names."""
+    from official_vits import dinov2_file, dinov3_file
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    dinov2_file(weights / "dinov2_vits14_reg4_pretrain.pth", registers=True)
+    dinov3_file(weights / "dinov3_vits16_pretrain_lvd1689m-08c60483.pth", biases=False)
+    data = make_data(tmp_path / "data", num_train=4)
+    env = dict(
+        DATA_DIR=data,
+        OUT_DIR=str(tmp_path / "t3"),
+        BACKBONES="dinov2_vits14_reg dinov3_vits16",
+        MEMORY_SIZES="64",
+        DATA_EFFICIENT="0",
+        IMAGE_SIZE="64",
+        WEIGHTS_DIR=str(weights),
+        NUM_NEIGHBORS="10",
+        EXTRA_ARGS="--num-workers 0 --index-backend exact",
+    )
+    result = run_script(["scripts/table3.sh"], **env)
+    assert "dinov2_vits14_reg: 56 px" in result.stdout
+    for model, patch, file in (("dinov2_vits14_reg", 14, "dinov2_vits14_reg4"), ("dinov3_vits16", 16, "dinov3_vits16")):
+        results = json.loads((tmp_path / "t3" / model / "64" / "results_fungi.json").read_text())
+        identity = results["feature_identity"]
+        assert identity["patch_size"] == patch and identity["input_size"] == 4 * patch
+        assert identity["weights"].startswith(str(weights / file))
+        assert identity["fungi"]["gradients_layer"] == "backbone.blocks.11.attn.proj"
+    (weights / "dinov3_vits16_pretrain_lvd1689m-00000000.pth").write_bytes(b"")
+    shutil.rmtree(tmp_path / "t3")  # refused before the DINOv2 cells run again
+    full_env = dict(os.environ, PYTHON=sys.executable, **env)
+    twice = subprocess.run(["bash", "scripts/table3.sh"], cwd=ROOT, env=full_env, capture_output=True, text=True)
+    assert twice.returncode == 2 and "holds 2 files named dinov3_vits16_pretrain_lvd1689m*.pth" in twice.stderr
+    assert not (tmp_path / "t3").exists()
 
 
 def test_collect_table_refuses_or_skips_what_is_not_a_result(tmp_path):
