@@ -158,7 +158,9 @@ def test_keys_work_for_every_family_or_say_why_not(model, patch, why):
     reason = keys_unavailable(backbone)
     if why is None:
         assert reason is None
-        keys = EmbeddingExtractor(backbone, info.num_prefix_tokens, torch.device("cpu"), None, "keys")(images(4 * patch))
+        keys = EmbeddingExtractor(backbone, info.num_prefix_tokens, torch.device("cpu"), None, "keys")(
+            images(4 * patch)
+        )
         assert keys.shape == (2, 16, info.embed_dim)
     else:
         assert why in reason
