@@ -114,20 +114,36 @@ def test_dinov3_files_in_the_hub_cache_are_found_by_their_hashed_name(tmp_path, 
 
 
 def test_no_dinov3_weights_offline_says_where_they_come_from(tmp_path, monkeypatch):
-    import timm
+    from fungi_hb.features import checkpoints
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-
-    def offline(*args, **kwargs):
-        if kwargs.get("pretrained"):
-            raise OSError("no network")
-        return real(*args, **kwargs)
-
-    real = timm.create_model
-    monkeypatch.setattr(timm, "create_model", offline)
+    monkeypatch.setattr(checkpoints, "_reachable", lambda host: False)
+    monkeypatch.setattr(checkpoints, "hf_cached_file", lambda name: None)
     with pytest.raises(UserError, match="licence") as caught:
         build_backbone(BackboneConfig("dinov3_vits16", None, 64, 16))
-    assert "timm could not get vit_small_patch16_dinov3.lvd1689m" in str(caught.value)
+    assert "vit_small_patch16_dinov3.lvd1689m is not in the Hugging Face cache" in str(caught.value)
+    assert "dinov3_vits16_pretrain_lvd1689m-<hash>.pth" in str(caught.value)
+
+
+def test_timm_copy_in_the_hugging_face_cache_is_used_offline(tmp_path, monkeypatch):
+    """The Hugging Face cache's layout: models--<org>--<name>/refs/main and snapshots/<commit>/<file>."""
+    import huggingface_hub.constants
+    from safetensors.torch import save_file
+
+    from fungi_hb.features import checkpoints
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(checkpoints, "_reachable", lambda host: pytest.fail("went online"))
+    repo = tmp_path / "hf" / "models--timm--vit_small_patch14_reg4_dinov2.lvd142m"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abcd")
+    (repo / "snapshots" / "0123abcd").mkdir(parents=True)
+    state = timm_style_file(tmp_path / "timm.pth", "vit_small_patch14_reg4_dinov2")
+    save_file({k: v.contiguous() for k, v in state.items()}, str(repo / "snapshots" / "0123abcd" / "model.safetensors"))
+    backbone, info = build_backbone(BackboneConfig("dinov2_vits14_reg", None, 98, 14))
+    assert info.weights_source.endswith("snapshots/0123abcd/model.safetensors")
+    torch.testing.assert_close(backbone.reg_token, state["reg_token"], atol=0, rtol=0)
 
 
 def test_layers_counted_from_the_end():

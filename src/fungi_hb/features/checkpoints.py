@@ -1,10 +1,12 @@
 """Checkpoint files to a backbone's weights: reading them (tensors only), finding a hub name's official
-weights (the torch hub cache, the official download, timm's copy on the Hugging Face hub or in its cache),
+weights (the torch hub cache, timm's copy in the Hugging Face cache, the official download, timm's copy on
+the Hugging Face hub),
 and fitting any of the layouts in use to the timm model: the family's own position-embedding rule first,
 then timm's checkpoint filter of the model's module, which knows the official DINOv2/DINOv3, CLIP and
 other layouts."""
 
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -83,31 +85,63 @@ def hub_checkpoint_path(model: str) -> Path | None:
 
 
 def official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], str]:
-    """A hub name's official weights from the hub cache or its download, else timm's copy (Hugging Face
-    hub, or its cache offline); a timm name's from timm. A clear error when none works."""
+    """A hub name's official weights, else timm's copy of them; a timm name's from timm. Files already on
+    disk come first (the hub cache, then timm's copy in the Hugging Face cache), then the downloads. A
+    clear error when none works."""
     entry = HUB_BACKBONES.get(config.model)
+    timm_name = entry.timm_weights if entry is not None else config.model
     tried = []
-    if entry is not None:
-        cached = hub_checkpoint_path(config.model)
+    cached = hub_checkpoint_path(config.model)
+    if cached is not None:
         if cached.is_file():
             return extract_state_dict(read_checkpoint(cached)), str(cached)
         tried.append(f"not in the hub cache ({cached})")
-        if entry.url is not None:
-            try:  # into the hub cache (torch writes a temporary file and renames it), then read as tensors only
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                torch.hub.download_url_to_file(entry.url, str(cached), progress=True)
-                return extract_state_dict(read_checkpoint(cached)), entry.url
-            except Exception as exc:
-                tried.append(f"the download of {entry.url} failed ({exc})")
-    timm_name = entry.timm_weights if entry is not None else config.model
-    if timm_name is not None:
+    hf_file = hf_cached_file(timm_name) if timm_name is not None else None
+    if hf_file is not None:
+        return extract_state_dict(read_checkpoint(hf_file)), str(hf_file)
+    if entry is not None and entry.url is not None:
+        try:  # into the hub cache (torch writes a temporary file and renames it), then read as tensors only
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(entry.url, str(cached), progress=True)
+            return extract_state_dict(read_checkpoint(cached)), entry.url
+        except Exception as exc:
+            tried.append(f"the download of {entry.url} failed ({exc})")
+    if timm_name is not None and _reachable("huggingface.co"):
         try:
             model = timm.create_model(timm_name, pretrained=True, num_classes=0)
             return model.state_dict(), f"timm hub: {timm_name}"
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
             tried.append(f"timm could not get {timm_name} ({reason})")
+    elif timm_name is not None:
+        tried.append(f"{timm_name} is not in the Hugging Face cache and its hub is out of reach")
     raise UserError(f"No weights for {config.model}: {'; '.join(tried)}. {_where_to_get(config.model, entry)}")
+
+
+def hf_cached_file(timm_name: str) -> Path | None:
+    """timm's weights file for ``timm_name`` in the Hugging Face cache, without going online."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo = getattr(timm.models.get_pretrained_cfg(timm_name), "hf_hub_id", None)
+    except (ImportError, RuntimeError, ValueError):
+        return None
+    if not repo:
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, filename)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def _reachable(host: str) -> bool:
+    """Whether ``host`` answers on 443 within a few seconds (offline, timm's download retries for a minute)."""
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
 
 
 def _where_to_get(model: str, entry: HubEntry | None) -> str:
