@@ -110,7 +110,7 @@ def test_auto_backend_falls_back_to_exact_without_scann(monkeypatch, caplog):
         index = build_index(clustered(50, 4), IndexConfig(backend="auto", num_neighbors=3))
     assert index.name == "exact" and "ScaNN is not installed" in caplog.text
     with pytest.raises(UserError, match="Unknown `index.backend`"):
-        registry.resolve_backend("faiss")
+        registry.resolve_backend("annoy")
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16", "int8"])
@@ -173,7 +173,7 @@ def test_a_reranking_precision_the_exact_index_ignores_is_warned_about(caplog):
 
     with caplog.at_level(logging.WARNING):
         config = plan_index(IndexConfig(backend="exact", num_neighbors=4, reorder_precision="int8"), 100, 8, "x")
-    assert config.reorder_precision == "float32" and "applies to ScaNN only" in caplog.text
+    assert config.reorder_precision == "float32" and "is not one the exact index keeps (float32 rows)" in caplog.text
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "abc"])

@@ -173,27 +173,28 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
         "--index-backend",
         choices=("auto", *BACKEND_NAMES),
         default=IndexConfig.backend,
-        help="scann (the paper), exact (brute force: deterministic, on the GPU if there), or auto: scann where "
-        "installed (Linux x86-64), else exact.",
+        help="scann (the paper), exact (brute force: deterministic, on the GPU if there), faiss (pip install "
+        "'.[faiss]': inverted lists, on the GPU with faiss-gpu), or auto: scann where installed (Linux x86-64), "
+        "else exact.",
     )
     group.add_argument("--num-neighbors", type=positive_int, default=num_neighbors, help=neighbors_help)
     group.add_argument(
         "--num-leaves",
         type=positive_int,
         default=IndexConfig.num_leaves,
-        help="ScaNN tree leaves (clamped to the memory size).",
+        help="ScaNN tree leaves / faiss lists (clamped to the memory size).",
     )
     group.add_argument(
         "--num-leaves-to-search",
         type=positive_int,
         default=IndexConfig.num_leaves_to_search,
-        help="ScaNN leaves searched per query.",
+        help="ScaNN leaves / faiss lists searched per query.",
     )
     group.add_argument(
         "--num-reordering-candidates",
         type=positive_int,
         default=IndexConfig.num_reordering_candidates,
-        help="ScaNN candidates re-ranked exactly.",
+        help="ScaNN (and faiss int8) candidates re-ranked exactly.",
     )
     group.add_argument(
         "--anisotropic-quantization-threshold",
@@ -218,8 +219,8 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
         "--reorder-precision",
         choices=PRECISIONS,
         default=IndexConfig.reorder_precision,
-        help="ScaNN re-ranking data: float32 (published), bfloat16 or int8; auto: float32 when it fits in RAM, "
-        "else the most precise that fits (with a warning).",
+        help="ScaNN re-ranking data: float32 (published), bfloat16 or int8 (faiss: float32 or int8 codes); auto: "
+        "float32 when it fits in RAM, else the most precise that fits (with a warning).",
     )
     group.add_argument(
         "--index-training-sample",

@@ -24,6 +24,10 @@ class NeighborIndex(ABC):
 
     name: ClassVar[str]
     repeatable_in_process: ClassVar[bool] = True  # False: builds go through index.repeatable (see there)
+    # what ``index.reorder_precision`` may keep, most faithful first (the RAM plan tries them in order), and
+    # what that precision is of, for messages ("rows": the backend searches the float32 rows themselves)
+    precisions: ClassVar[tuple[str, ...]] = ("float32",)
+    precision_of: ClassVar[str] = "rows"
 
     def __init__(self, k: int | None, size: int | None, dim: int | None) -> None:
         self.k, self.size, self.dim = k, size, dim
@@ -43,6 +47,11 @@ class NeighborIndex(ABC):
     @abstractmethod
     def host_bytes(cls, rows: int, dim: int, config: IndexConfig) -> int:
         """Host RAM the index takes while it is built and used, for a resolved ``config``."""
+
+    @classmethod
+    def check_available(cls) -> None:
+        """Raise a UserError saying how to install the backend's library when it is missing (nothing by
+        default); called when the backend is chosen, before the long part."""
 
     @classmethod
     def warn_about(cls, rows: int, config: IndexConfig) -> None:

@@ -24,16 +24,17 @@ def _candidates(config: IndexConfig) -> list[IndexConfig]:
     for build in builds:
         if config.reorder_precision != "auto":
             precisions = [config.reorder_precision]
-        elif build == "in-memory" or config.backend != "scann":
+        elif build == "in-memory":
             precisions = ["float32"]
         else:
-            precisions = ["float32", "bfloat16", "int8"]
+            precisions = list(BACKENDS[config.backend].precisions)
         out += [replace(config, build=build, reorder_precision=p) for p in precisions]
     return out
 
 
 def _describe(config: IndexConfig) -> str:
-    precision = f", {config.reorder_precision} re-ranking" if config.backend == "scann" else ""
+    backend = BACKENDS[config.backend]
+    precision = f", {config.reorder_precision} {backend.precision_of}" if len(backend.precisions) > 1 else ""
     return f"{config.backend} index built {config.build}{precision}"
 
 
@@ -55,14 +56,19 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
             f"{config.num_neighbors}: ScaNN would return fewer neighbours than asked. Raise it to at least "
             f"{config.num_neighbors}."
         )
-    if config.backend != "scann" and config.reorder_precision not in ("auto", "float32"):
+    backend = BACKENDS[config.backend]
+    kept = backend.precisions
+    if config.reorder_precision not in ("auto", *kept):
+        nearest = kept[-1]  # the leanest the backend keeps (float32 where it keeps nothing else)
         logger.warning(
-            "`index.reorder_precision` %s applies to ScaNN only; the %s index searches the float32 rows.",
+            "`index.reorder_precision` %s is not one the %s index keeps (%s %s): using %s.",
             config.reorder_precision,
             config.backend,
+            " or ".join(kept),
+            backend.precision_of,
+            nearest,
         )
-        config = replace(config, reorder_precision="float32")
-    backend = BACKENDS[config.backend]
+        config = replace(config, reorder_precision=nearest)
     backend.warn_about(rows, config)
     candidates = _candidates(config)
     available = available_ram_bytes()
@@ -85,7 +91,7 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
             else:
                 logger.info("%s index: %s, about %s of RAM", what.capitalize(), _describe(choice), size(need))
             return choice
-    leanest = replace(config, build="streamed", reorder_precision="int8" if config.backend == "scann" else "float32")
+    leanest = replace(config, build="streamed", reorder_precision=kept[-1])
     lean_need = backend.host_bytes(rows, dim, leanest)
     per_row = max(1, lean_need // max(rows, 1))
     tried = "; ".join(f"{_describe(c)}: {n / GIB:.1f} GiB" for c, n in needs)

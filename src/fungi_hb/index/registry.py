@@ -15,6 +15,7 @@ from fungi_hb.errors import UserError
 from fungi_hb.index.base import IndexConfig, NeighborIndex
 from fungi_hb.index.config import BACKEND_NAMES
 from fungi_hb.index.exact import ExactIndex
+from fungi_hb.index.faiss import FaissIndex
 from fungi_hb.index.repeatable import build_folder
 from fungi_hb.index.scann import ScannIndex
 from fungi_hb.index.source import FeatureSource, FileSource
@@ -22,7 +23,11 @@ from fungi_hb.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
 
-BACKENDS: dict[str, type[NeighborIndex]] = {ScannIndex.name: ScannIndex, ExactIndex.name: ExactIndex}
+BACKENDS: dict[str, type[NeighborIndex]] = {
+    ScannIndex.name: ScannIndex,
+    ExactIndex.name: ExactIndex,
+    FaissIndex.name: FaissIndex,
+}
 assert tuple(BACKENDS) == BACKEND_NAMES, "list a new backend in index.config.BACKEND_NAMES too (the flags read it)"
 INDEX_META = "fungi_index.json"
 PUBLISHED_MARKER = "scann_assets.pbtxt"  # what a ScaNN folder of the published code holds
@@ -30,7 +35,8 @@ PUBLISHED_MARKER = "scann_assets.pbtxt"  # what a ScaNN folder of the published 
 
 def resolve_backend(name: str, rows: int | None = None) -> str:
     """``auto`` is ScaNN where it is installed (Linux x86-64), else the exact index, with a warning. A
-    memory of fewer ``rows`` than ScaNN can train its quantiser on gets the exact index, with a warning."""
+    memory of fewer ``rows`` than ScaNN can train its quantiser on gets the exact index, with a warning. A
+    named backend must be importable (``check_available``)."""
     if name in ("auto", ScannIndex.name) and rows is not None and rows < ScannIndex.min_rows:
         logger.warning(
             "A memory of %d rows is too small for ScaNN (its quantiser needs at least %d): using the exact "
@@ -49,6 +55,7 @@ def resolve_backend(name: str, rows: int | None = None) -> str:
         return ExactIndex.name
     if name not in BACKENDS:
         raise UserError(f"Unknown `index.backend` {name!r}: use auto, {', '.join(BACKENDS)}.")
+    BACKENDS[name].check_available()  # an optional library: say how to install it before the long part
     return name
 
 

@@ -92,6 +92,8 @@ def _searcher(data: np.ndarray, config: IndexConfig):
 
 class ScannIndex(NeighborIndex):
     name = "scann"
+    precisions = ("float32", "bfloat16", "int8")  # the re-ranking data
+    precision_of = "re-ranking"
     min_rows = 16  # anisotropic hashing trains 16 centres per block: fewer points and ScaNN refuses to build
 
     def __init__(
