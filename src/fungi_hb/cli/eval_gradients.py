@@ -6,6 +6,7 @@ saved as they go: rerunning a killed command resumes it."""
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from fungi_hb.cli import flags
@@ -24,7 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         "k of the evaluation index: memory neighbours whose labels each validation patch takes (30; 90 for the "
         "data-efficient runs)."
     )
-    flags.add_index_flags(parser, num_neighbors=30, neighbors_help=evaluation_k)
+    index = flags.add_index_flags(parser, num_neighbors=30, neighbors_help=evaluation_k)
+    index.add_argument(
+        "--shard-exact-search",
+        action="store_true",
+        help="With --index-backend exact under torchrun: each process holds 1/N of the evaluation memory's rows "
+        "(on its GPU where they fit) and searches every process's queries; the neighbours are the same bits as "
+        "one process's. For memories larger than one GPU (or host) holds.",
+    )
     support = parser.add_argument_group("support index (from create_memory_bank.py)")
     support.add_argument(
         "--memory-bank",
@@ -151,7 +159,7 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
         data=flags.data_config(args),
         transform=flags.transform_config(args),
         memory=flags.memory_config(args),
-        index=flags.index_config(args),
+        index=replace(flags.index_config(args), sharded=args.shard_exact_search),
         features=args.features,
         embeddings_source=args.embeddings_source,
         fungi=fungi,

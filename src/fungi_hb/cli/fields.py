@@ -35,6 +35,7 @@ FLAGS: dict[str, str] = {
     "index.reorder_precision": "--reorder-precision",
     "index.training_sample": "--index-training-sample",
     "index.chunk_rows": "--index-chunk-rows",
+    "index.sharded": "--shard-exact-search",
     "features_path": "--memory-bank",  # MemoryBankJob
     "labels_path": "--memory-bank-labels",
     "index_dir": "--scann-index",

@@ -167,7 +167,10 @@ def add_memory_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbors_help: str) -> None:
+def add_index_flags(
+    parser: argparse.ArgumentParser, num_neighbors: int, neighbors_help: str
+) -> argparse._ArgumentGroup:
+    """The index flags of both scripts; returns their group, for a script's own ones."""
     group = parser.add_argument_group("nearest-neighbour index (ScaNN flags as published)")
     group.add_argument(
         "--index-backend",
@@ -229,6 +232,7 @@ def add_index_flags(parser: argparse.ArgumentParser, num_neighbors: int, neighbo
         help="Streamed ScaNN builds: rows the tree and quantiser are trained on.",
     )
     add_streaming_flags(group)
+    return group
 
 
 def add_streaming_flags(group) -> None:

@@ -70,6 +70,10 @@ class NeighborIndex(ABC):
         """How this index was built (recorded in its folder and in results files)."""
         return {}
 
+    def finish(self) -> None:
+        """Called by each process when it has no more queries (an index whose search is collective serves
+        the other processes' searches until all have finished; nothing by default)."""
+
     def place(self, features: torch.Tensor) -> torch.Tensor:
         """The memory rows where look-ups next to this index are cheapest (as given by default)."""
         return features

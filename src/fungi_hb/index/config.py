@@ -26,3 +26,4 @@ class IndexConfig:
     training_sample: int = 250_000  # streamed ScaNN/faiss: rows the tree and quantiser are trained on
     chunk_rows: int = 131_072  # rows per chunk when streaming (build and exact search)
     query_chunk: int = 8192  # exact search: most queries per matrix product
+    sharded: bool = False  # exact evaluation search under torchrun: each process holds 1/N of the rows

@@ -1,6 +1,14 @@
-"""Exact top-k by dot product: brute force, deterministic, on any torch device."""
+"""Exact top-k by dot product: brute force, deterministic, on any torch device.
+
+The result is defined without ambiguity: the k rows of highest score, ties broken by the lower row id,
+in that order. Scores are computed in a fixed geometry: the memory in chunks of ``chunk_rows`` rows from
+row 0, the queries in zero-padded blocks of ``query_chunk`` rows, so that a score is the same bits however
+the queries are batched and however the chunks are shared out (``index.sharded`` splits them over
+processes; BLAS gives other bits for other matrix shapes).
+"""
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -10,6 +18,7 @@ from fungi_hb.index.source import FeatureSource
 
 logger = logging.getLogger(__name__)
 SCORE_BYTES = 256 * 2**20  # most bytes of scores computed at once
+NO_ROW = torch.iinfo(torch.int64).max  # the id of a missing candidate: after every real row
 
 
 def device_holds(rows: int, dim: int, device: torch.device) -> bool:
@@ -18,6 +27,94 @@ def device_holds(rows: int, dim: int, device: torch.device) -> bool:
         return False
     free, _ = torch.cuda.mem_get_info(device)
     return rows * dim * 4 < free // 2
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How an exact search of a memory of ``rows`` rows cuts its work (the same in every process)."""
+
+    rows: int  # M
+    chunk_rows: int  # rows per memory chunk
+    query_chunk: int  # queries per (zero-padded) block
+
+    @classmethod
+    def of(cls, rows: int, config: IndexConfig) -> "Geometry":
+        chunk_rows = max(1, min(config.chunk_rows, rows))
+        return cls(rows, chunk_rows, max(1, min(config.query_chunk, SCORE_BYTES // (4 * chunk_rows))))
+
+    @property
+    def num_chunks(self) -> int:
+        return -(-self.rows // self.chunk_rows)
+
+    def chunk(self, index: int) -> tuple[int, int]:
+        """[start, end) rows of chunk ``index``."""
+        return index * self.chunk_rows, min((index + 1) * self.chunk_rows, self.rows)
+
+    def share(self, rank: int, size: int) -> tuple[int, int]:
+        """[first, last) chunks of process ``rank`` of ``size``: contiguous, sizes differing by at most one."""
+        return self.num_chunks * rank // size, self.num_chunks * (rank + 1) // size
+
+
+def config_of(meta: dict) -> IndexConfig:
+    """The settings an index folder's metadata records (fields of other versions left out)."""
+    return IndexConfig(**{k: v for k, v in meta.get("config", {}).items() if k in IndexConfig.__dataclass_fields__})
+
+
+def ordered(scores: torch.Tensor, ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best ``k`` of candidate (score, id) pairs [n, c]: score descending, then id ascending."""
+    ids, by_id = ids.sort(dim=1)  # (n, c)
+    scores = scores.gather(1, by_id)
+    scores, by_score = scores.sort(dim=1, descending=True, stable=True)  # equal scores keep id order
+    return scores[:, :k], ids.gather(1, by_score)[:, :k]
+
+
+def top_k(scores: torch.Tensor, first_row: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The best ``k`` columns of ``scores`` [n, m] (rows ``first_row``.. of the memory) in the order of
+    ``ordered``: ``torch.topk``, whose choice among equal scores at the k-th place is unspecified, with
+    those places given to the lowest ids where it matters."""
+    k = min(k, scores.shape[1])
+    values, columns = torch.topk(scores, k, dim=1)  # (n, k)
+    last = values[:, -1:]  # (n, 1) the k-th score
+    tied = (scores == last).sum(1) > (values == last).sum(1)  # (n,) rows that left out an equal score
+    if tied.any():
+        sub = scores[tied]  # (t, m)
+        above = sub > last[tied]
+        at = sub == last[tied]
+        room = k - above.sum(1, keepdim=True)  # (t, 1) places left for the equal scores
+        keep = above | (at & (at.cumsum(1) <= room))  # (t, m): exactly k per row, equal ones by lowest id
+        kept = keep.nonzero()[:, 1].view(-1, k)  # (t, k) ascending columns
+        columns = columns.clone()
+        values = values.clone()
+        columns[tied], values[tied] = kept, sub.gather(1, kept)
+    return ordered(values, columns + first_row, k)
+
+
+def search_chunks(
+    queries: torch.Tensor, data: torch.Tensor, chunks: range, geometry: Geometry, k: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and ids [N, k] of the best ``k`` rows among memory chunks ``chunks`` for ``queries`` [N, D],
+    in the order of ``ordered``. ``data`` holds exactly the rows of those chunks, from the first one's start.
+    Where the chunks hold fewer than k rows, the rest is (-inf, NO_ROW)."""
+    count = queries.shape[0]
+    best_scores = torch.full((count, k), -torch.inf, device=device)
+    best_ids = torch.full((count, k), NO_ROW, dtype=torch.int64, device=device)
+    if count == 0 or len(chunks) == 0:
+        return best_scores, best_ids
+    offset = geometry.chunk(chunks.start)[0]
+    block_rows = geometry.query_chunk
+    padded = torch.zeros(-(-count // block_rows) * block_rows, queries.shape[1], device=device)  # (N', D)
+    padded[:count] = queries.to(device, torch.float32)
+    for index in chunks:
+        start, end = geometry.chunk(index)
+        rows = data[start - offset : end - offset].to(device, torch.float32)  # (m, D)
+        for q_start in range(0, count, block_rows):
+            q_end = min(q_start + block_rows, count)
+            scores = padded[q_start : q_start + block_rows] @ rows.T  # (block, m): always the same shape
+            scores, ids = top_k(scores[: q_end - q_start], start, k)
+            merged = ordered(torch.cat([best_scores[q_start:q_end], scores], 1),
+                             torch.cat([best_ids[q_start:q_end], ids], 1), k)  # fmt: skip
+            best_scores[q_start:q_end], best_ids[q_start:q_end] = merged
+    return best_scores, best_ids
 
 
 class ExactIndex(NeighborIndex):
@@ -29,8 +126,6 @@ class ExactIndex(NeighborIndex):
     def __init__(self, data: torch.Tensor, k: int, config: IndexConfig) -> None:
         super().__init__(k, data.shape[0], data.shape[1])
         self.data = data  # [M, D], on the search device or mapped in host memory
-        self.chunk_rows = config.chunk_rows if config.build == "streamed" else data.shape[0]
-        self.query_chunk = config.query_chunk
         self.config = config
 
     @classmethod
@@ -47,9 +142,7 @@ class ExactIndex(NeighborIndex):
     def load(cls, folder: Path, meta: dict, features: torch.Tensor | None, device: torch.device) -> "ExactIndex":
         if features is None:
             raise ValueError("an exact index searches its memory: pass the memory's features")
-        config = IndexConfig(
-            **{k: v for k, v in meta.get("config", {}).items() if k in IndexConfig.__dataclass_fields__}
-        )
+        config = config_of(meta)
         return cls(cls._place(features, config, device), meta["k"], config)
 
     @classmethod
@@ -59,22 +152,8 @@ class ExactIndex(NeighborIndex):
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
         k = min(k or self.k, self.size)
         device = self.data.device if self.data.device.type == "cuda" else queries.device
-        chunk_rows = min(self.chunk_rows, self.size)
-        query_chunk = max(1, min(self.query_chunk, SCORE_BYTES // (4 * chunk_rows)))
-        out = []
-        for q_start in range(0, queries.shape[0], query_chunk):
-            q = queries[q_start : q_start + query_chunk].to(device, torch.float32)  # (n, D)
-            best_scores, best_ids = None, None
-            for start in range(0, self.size, chunk_rows):
-                block = self.data[start : start + chunk_rows].to(device, torch.float32)  # (m, D)
-                scores, ids = torch.topk(q @ block.T, min(k, block.shape[0]), dim=1)  # (n, k')
-                ids = ids + start
-                if best_scores is not None:  # merge with the best of the earlier chunks
-                    scores, order = torch.topk(torch.cat([best_scores, scores], 1), k, dim=1)
-                    ids = torch.gather(torch.cat([best_ids, ids], 1), 1, order)
-                best_scores, best_ids = scores, ids
-            out.append(best_ids)
-        ids = torch.cat(out) if out else torch.empty(0, k, dtype=torch.int64)
+        geometry = Geometry.of(self.size, self.config)
+        _, ids = search_chunks(queries, self.data, range(geometry.num_chunks), geometry, k, device)
         return ids.to(queries.device)  # (N, k)
 
     def save(self, folder: Path) -> None:

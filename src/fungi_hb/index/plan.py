@@ -49,7 +49,11 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
     Raises:
         UserError naming the settings that would fit, when none of the allowed ones does.
     """
-    config = replace(config, backend=resolve_backend(config.backend, rows))
+    if config.sharded and config.backend not in ("auto", "exact"):
+        raise UserError(
+            f"`index.sharded` shares out an exact search, not a {config.backend} one: pass `index.backend` exact."
+        )
+    config = replace(config, backend="exact" if config.sharded else resolve_backend(config.backend, rows))
     if config.backend == "scann" and config.num_reordering_candidates < config.num_neighbors:
         raise UserError(
             f"`index.num_reordering_candidates` {config.num_reordering_candidates} is below `index.num_neighbors` "

@@ -11,6 +11,7 @@ from fungi_hb.errors import UserError
 from fungi_hb.features.setup import FeatureSetup
 from fungi_hb.identity import MemoryIdentity, differences
 from fungi_hb.index import IndexConfig, NeighborIndex, build_index_folder, index_belongs, load_index
+from fungi_hb.index.sharded import load_sharded
 from fungi_hb.jobs.configs import EvalJob
 from fungi_hb.memory.build import MemoryRecipe, assemble_memory, extract_memory_pieces
 from fungi_hb.memory.files import BankMeta, BankPaths, bank_transaction, new_memory_id, read_bank, write_sidecar
@@ -93,6 +94,8 @@ def evaluation_index(
         with staged_commit({"index": folder}, folder.with_name("index.commit.json")) as staged:
             build_index_folder(paths.features, staged["index"], config, meta.memory_id, device)
     distributed.barrier(world)
+    if config.sharded and world.distributed:
+        return load_sharded(folder, open_matrix(paths.features), device, world.rank, world.size)
     return load_index(folder, device, open_matrix(paths.features))
 
 

@@ -53,6 +53,7 @@ def validate(
     pieces = plan_pieces(loading.num_images, 1, loading.images_per_piece)
     store.create()
     run_pieces(pieces, store, world, dataset, work, loading, summed={"confusion"}, desc="validation")
+    predict.index.finish()  # a sharded search serves the other processes' queries until all are done
     distributed.barrier(world)
     if not world.is_main:
         return None
