@@ -19,3 +19,8 @@ for SIZE in 224 512; do
     done
   done
 done
+# sharded exact search over 2 GPUs (NCCL) against one GPU's search: identical neighbours, and the speed
+if [ "$(nvidia-smi -L | wc -l)" -ge 2 ]; then
+  $PYTHON -m torch.distributed.run --standalone --nproc-per-node 2 benchmarks/check_sharded_search.py \
+      --device cuda --rows 2000000 --dim 768 2>>"$OUT/stderr.txt" | tee -a "$OUT/sharded.jsonl"
+fi
