@@ -9,7 +9,7 @@
 #   MEMORY_SIZES="102400 1024000 10240000"  DATA_EFFICIENT=1 (0 leaves that column out)
 #   BACKBONES: any hub names of the README's backbone table (dinov2_vits14_reg, dinov3_vitb16, ...) or timm
 #   ViT names; each runs at its own patch size, at the largest multiple of it up to IMAGE_SIZE
-#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512
+#   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE (default: the model's)
 #   SEEDS="42" (several, e.g. "0 1 2": every cell once per seed, in <cell>/seed<S>/; the table shows the
 #   mean ± standard deviation and n; SEED=S is the same as SEEDS=S)
 #   WEIGHTS_DIR: folder with the official checkpoints under their official names (dino_deitsmall16_pretrain.pth,
@@ -102,7 +102,7 @@ for SEED in "${SEED_LIST[@]}"; do
       echo "$MODEL: ${SIZE_PX} px, the largest multiple of its $PATCH px patches up to IMAGE_SIZE=${IMAGE_SIZE:-512}"
     fi
     BACKBONE=(--model "$MODEL" "${W[@]}" --input-size "$SIZE_PX" --data-dir "$DATA_DIR" --seed "$SEED"
-              --device "${DEVICE:-auto}")
+              --device "${DEVICE:-auto}" ${PATCH_SIZE:+--patch-size "$PATCH_SIZE"})
     for SIZE in $MEMORY_SIZES; do
       run_cell "$(cell_dir "$OUT_DIR/$MODEL/$SIZE")" "--memory-size $SIZE --augmentation-epochs 1" \
           "${LEAVES[*]} --num-reordering-candidates 120 --num-neighbors ${NUM_NEIGHBORS:-30} --temperature 0.02"

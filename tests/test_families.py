@@ -157,8 +157,9 @@ def test_layers_counted_from_the_end():
     assert concrete_path(model, "backbone.blocks.-24.attn.proj") == "backbone.blocks.0.attn.proj"
     assert concrete_path(model, "backbone.blocks.11.attn.proj") == "backbone.blocks.11.attn.proj"
     assert resolve_linear(model, "backbone.blocks.-2.attn.proj") is model.backbone.blocks[22].attn.proj
-    with pytest.raises(LookupError, match="beyond the 24"):
-        resolve_linear(model, "backbone.blocks.-25.attn.proj")
+    for wrong in ("-25", "-0"):
+        with pytest.raises(LookupError, match="numbered 0 to 23 or -1 to -24"):
+            resolve_linear(model, f"backbone.blocks.{wrong}.attn.proj")
 
 
 @pytest.mark.parametrize(
@@ -180,3 +181,29 @@ def test_keys_work_for_every_family_or_say_why_not(model, patch, why):
         assert keys.shape == (2, 16, info.embed_dim)
     else:
         assert why in reason
+
+
+def test_a_file_of_another_family_layout_or_patch_size_is_named_as_such(tmp_path):
+    dinov2_file(tmp_path / "reg.pth", registers=True)
+    with pytest.raises(UserError, match=r"are a DINOv2\+registers file, and `backbone.model` dinov2_vits14 is DINOv2"):
+        build_backbone(BackboneConfig("dinov2_vits14", str(tmp_path / "reg.pth"), 56, 14))
+    dinov3_file(tmp_path / "v3.pth", biases=True)
+    with pytest.raises(UserError, match="are a DINOv3 file.*dinov3_vits16"):
+        build_backbone(BackboneConfig("dinov2_vits14_reg", str(tmp_path / "v3.pth"), 56, 14))
+    timm_style_file(tmp_path / "p16.pth", "vit_small_patch16_224")
+    with pytest.raises(UserError, match="have 16 px patches and `backbone.model` dino_vits8 8 px"):
+        build_backbone(BackboneConfig("dino_vits8", str(tmp_path / "p16.pth"), 64, 8))
+    torch.save({"embeddings.cls_token": torch.zeros(1, 1, 4), "encoder.layer.0.x": torch.zeros(1)}, tmp_path / "hf.pth")
+    with pytest.raises(UserError, match="layout of Hugging Face transformers"):
+        build_backbone(BackboneConfig("dinov3_vits16", str(tmp_path / "hf.pth"), 64, 16))
+
+
+def test_dinov3_from_timms_copy_rotates_like_the_official_file(tmp_path):
+    """timm's copy holds no periods: the recomputed ones are rounded as the official file stores them."""
+    state = dinov3_file(tmp_path / "official.pth", biases=True)
+    official, _ = build_backbone(BackboneConfig("dinov3_vits16", str(tmp_path / "official.pth"), 64, 16))
+    torch.save(official.state_dict(), tmp_path / "timm_copy.pth")  # timm's layout: q_bias, gamma_1, no periods
+    copy, _ = build_backbone(BackboneConfig("dinov3_vits16", str(tmp_path / "timm_copy.pth"), 64, 16))
+    assert torch.equal(copy.rope.periods, state["rope_embed.periods"])
+    x = images(64)
+    assert torch.equal(copy.forward_features(x), official.forward_features(x))

@@ -174,7 +174,8 @@ def test_bfloat16_which_faiss_does_not_keep_becomes_int8(caplog):
 
     with caplog.at_level(logging.WARNING):
         config = plan_index(IndexConfig(backend="faiss", reorder_precision="bfloat16"), 100_000, 64, "x")
-    assert config.reorder_precision == "int8" and "not one the faiss index keeps (float32 or int8 codes): using int8" in caplog.text
+    assert config.reorder_precision == "int8"
+    assert "not one the faiss index keeps (float32 or int8 codes): using int8" in caplog.text
 
 
 def test_missing_faiss_says_how_to_install_it(monkeypatch):

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from fungi_hb.cli import flags
+from fungi_hb.errors import UserError
 from fungi_hb.jobs.configs import MemoryBankJob
 
 
@@ -57,8 +58,12 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    job = job_from_args(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        job = job_from_args(args)
+    except UserError as exc:  # flags that contradict each other: one line, exit status 2, like argparse's own
+        parser.error(str(exc))
     from fungi_hb.cli.run import run_main  # the libraries load once the flags are known (fast --help)
     from fungi_hb.jobs.memory_bank import run_memory_bank
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fungi_hb.cli import flags
+from fungi_hb.errors import UserError
 from fungi_hb.fungi.config import FungiConfig, NeighborLayout
 from fungi_hb.jobs.configs import EvalJob
 
@@ -196,8 +197,12 @@ def summary(results: dict, job: EvalJob) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    job = job_from_args(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        job = job_from_args(args)
+    except UserError as exc:  # flags that contradict each other: one line, exit status 2, like argparse's own
+        parser.error(str(exc))
 
     from fungi_hb.cli.run import run_main  # the libraries load once the flags are known (fast --help)
     from fungi_hb.jobs.evaluate import run_eval

@@ -1,6 +1,7 @@
 """Flag groups shared by both scripts, declared once. Published flags keep their names and defaults."""
 
 import argparse
+import difflib
 from pathlib import Path
 
 from fungi_hb.data.datasets.registry import DATASETS
@@ -8,7 +9,7 @@ from fungi_hb.data.samples import DataConfig
 from fungi_hb.data.transform_config import PUBLISHED_STD, TransformConfig
 from fungi_hb.errors import UserError
 from fungi_hb.features.config import BackboneConfig
-from fungi_hb.features.families import patch_size_of
+from fungi_hb.features.families import known_models, patch_size_of
 from fungi_hb.index.config import BACKEND_NAMES, BUILDS, PRECISIONS, IndexConfig
 from fungi_hb.jobs.configs import Runtime
 from fungi_hb.memory.config import MemoryConfig
@@ -315,7 +316,12 @@ def log_file(args: argparse.Namespace, main_output: Path | None, name: str) -> P
 def backbone_config(args: argparse.Namespace) -> BackboneConfig:
     patch_size = args.patch_size if args.patch_size is not None else patch_size_of(args.model)
     if patch_size is None:
-        raise UserError(f"--model {args.model} does not say its patch size: pass --patch-size.")
+        close = difflib.get_close_matches(args.model, known_models(), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UserError(
+            f"--model {args.model} is not a hub name{hint}, and it does not say its patch size as timm's ViT names "
+            "do (vit_..._patch16_...): check the name, or pass --patch-size for a timm ViT named otherwise."
+        )
     return BackboneConfig(model=args.model, weights=args.weights, input_size=args.input_size, patch_size=patch_size)
 
 

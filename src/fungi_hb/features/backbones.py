@@ -17,6 +17,7 @@ from torch import nn
 
 from fungi_hb.errors import UserError
 from fungi_hb.features.checkpoints import (
+    check_family,
     extract_state_dict,
     load_weights,
     needs_qkv_bias,
@@ -108,6 +109,7 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
     if state is None:
         logger.warning("Using a RANDOMLY INITIALISED %s: results say nothing about the pretrained model.", config.model)
     else:
+        check_family(state, backbone, config.model, source)
         load_weights(backbone, state, config.grid, positions_rule(config.model), source)
     broken = [name for name, tensor in backbone.state_dict().items() if not torch.isfinite(tensor).all()]
     if broken:

@@ -16,7 +16,7 @@ from torch import nn
 
 from fungi_hb.errors import UserError
 from fungi_hb.features.config import BackboneConfig
-from fungi_hb.features.families import DINOV3_DOWNLOADS, HUB_BACKBONES, HubEntry
+from fungi_hb.features.families import DINOV3_DOWNLOADS, HUB_BACKBONES, HubEntry, family_of
 from fungi_hb.features.pos_embed import interpolate_pos_embed, prefix_positions
 from fungi_hb.storage.torch_files import read_torch_file
 
@@ -46,13 +46,14 @@ def extract_state_dict(checkpoint: object) -> dict[str, torch.Tensor]:
     """The backbone's state dict from the checkpoint layouts in use.
 
     Accepts a plain state dict, DINO's and DINOv2's full checkpoints (``teacher``/``student`` with
-    ``backbone.`` prefixes) and wrappers under ``state_dict``, ``model`` or ``model_ema``; drops DDP
+    ``backbone.`` prefixes) and wrappers under ``state_dict``, ``model`` or (else) ``model_ema``; drops DDP
     ``module.`` prefixes and the projection heads.
     """
     if not isinstance(checkpoint, dict):
         raise UserError(f"The checkpoint holds a {type(checkpoint).__name__}, not a state dict.")
-    for key in ("teacher", "model_ema", "state_dict", "model"):
+    for key in ("teacher", "state_dict", "model", "model_ema"):
         if key in checkpoint and isinstance(checkpoint[key], dict):
+            logger.info("Reading the checkpoint's %r weights.", key)
             checkpoint = checkpoint[key]
             break
     state: dict[str, torch.Tensor] = {}
@@ -179,8 +180,47 @@ def fit_state(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, ru
 
 
 def needs_qkv_bias(state: dict[str, torch.Tensor]) -> bool:
-    """Whether a DINOv3 file's attention biases are used (some releases hold zeros there)."""
+    """Whether a DINOv3 file's attention biases are used (some releases hold zeros there); timm's copies of
+    the variant with biases hold them as ``attn.q_bias`` / ``attn.v_bias``."""
+    if any(key.endswith("attn.q_bias") for key in state):
+        return True
     return any(_used_bias(state, key).any() for key in state if key.endswith("attn.qkv.bias"))
+
+
+def file_family(state: dict[str, torch.Tensor]) -> str | None:
+    """The family an official file's own keys give away (None when they do not)."""
+    if any(key.startswith(("embeddings.", "encoder.layer.")) for key in state):
+        return "Hugging Face transformers"
+    if "register_tokens" in state:
+        return "DINOv2+registers"
+    if "storage_tokens" in state or ROPE_PERIODS in state:
+        return "DINOv3"
+    if "mask_token" in state and "pos_embed" in state:
+        return "DINOv2"
+    return None
+
+
+def check_family(state: dict[str, torch.Tensor], backbone: nn.Module, model: str, source: str) -> None:
+    """A clear error for a file of another family, another layout or other patches than ``model``'s."""
+    found, expected = file_family(state), family_of(model)
+    if found == "Hugging Face transformers":
+        raise UserError(
+            f"The weights in {source} are in the layout of Hugging Face transformers, which is not read here: use "
+            "the family's official .pth file, or timm's copy (the timm/... models on the Hugging Face hub)."
+        )
+    if found is not None and expected is not None and found != expected:
+        names = [name for name, entry in HUB_BACKBONES.items() if entry.family == found]
+        raise UserError(
+            f"The weights in {source} are a {found} file, and `backbone.model` {model} is {expected}: name the "
+            f"{found} model of the file's size ({', '.join(names)})."
+        )
+    weight = state.get("patch_embed.proj.weight")
+    own = backbone.patch_embed.proj.weight.shape[-1]
+    if weight is not None and weight.ndim == 4 and weight.shape[-1] != own:
+        raise UserError(
+            f"The weights in {source} have {weight.shape[-1]} px patches and `backbone.model` {model} {own} px "
+            "ones: name the model with the file's patch size."
+        )
 
 
 def _used_bias(state: dict[str, torch.Tensor], key: str) -> torch.Tensor:
@@ -225,6 +265,8 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
             "the architecture the checkpoint was trained with."
         )
     backbone.load_state_dict(state, strict=True)
-    if periods is not None:  # the official model rotates by these (rounded as stored), not by recomputed ones
+    if rule == "rope" and rope is not None and getattr(rope, "periods", None) is not None:
+        # the official model rotates by the periods of its file, which are stored rounded to bfloat16; timm's
+        # copies of the weights do not keep them, so recomputed ones are rounded the same way
         with torch.no_grad():
-            rope.periods.copy_(periods.float())
+            rope.periods.copy_(periods.float() if periods is not None else rope.periods.to(torch.bfloat16).float())

@@ -34,11 +34,6 @@ class HubEntry:
     url: str | None  # the official download; None where it is licence-gated (DINOv3)
     timm_weights: str | None = None  # timm's tag for the same weights (Hugging Face hub or its cache)
 
-    @property
-    def prefix_tokens(self) -> int:
-        """CLS plus registers."""
-        return 5 if self.family in ("DINOv2+registers", "DINOv3") else 1
-
 
 def _dino(arch: str, patch: int, stem: str) -> HubEntry:
     return HubEntry("DINO", arch, patch, "dino", f"{stem}.pth", DINO_URL.format(stem=stem))
@@ -89,6 +84,17 @@ def patch_size_of(model: str) -> int | None:
         return HUB_BACKBONES[model].patch_size
     found = re.search(r"patch(\d+)", model)
     return int(found.group(1)) if found else None
+
+
+def family_of(model: str) -> str | None:
+    """The family of a hub name, or of a timm name of a DINOv2 or DINOv3 architecture; None for others."""
+    if model in HUB_BACKBONES:
+        return HUB_BACKBONES[model].family
+    architecture = model.split(".")[0].removesuffix("_qkvb")
+    for entry in HUB_BACKBONES.values():
+        if entry.architecture == architecture and entry.family != "DINO":
+            return entry.family
+    return None
 
 
 def positions_rule(model: str) -> str:

@@ -17,9 +17,11 @@ def concrete_path(model: nn.Module, path: str) -> str:
         if module is None:
             break
         if part.startswith("-") and part[1:].isdigit() and isinstance(module, (nn.ModuleList, nn.Sequential)):
-            if int(part[1:]) > len(module):
-                where = ".".join(parts[:i])
-                raise LookupError(f"layer {path!r}: {part} is beyond the {len(module)} entries of {where}")
+            if not 0 < int(part[1:]) <= len(module):
+                where, count = ".".join(parts[:i]), len(module)
+                raise LookupError(
+                    f"layer {path!r}: {where} has {count} entries, numbered 0 to {count - 1} or -1 to -{count}"
+                )
             parts[i] = str(len(module) + int(part))
         module = getattr(module, parts[i], None)
     return ".".join(parts)
