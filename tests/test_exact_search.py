@@ -86,3 +86,21 @@ def test_sharded_search_is_one_process_search_bit_for_bit(tmp_path, size):
         got[mine] = found
     assert torch.equal(got, expected)
     assert np.array_equal(expected[: len(tied_queries)].numpy(), reference(tied_queries, data, 7)[: len(tied_queries)])
+
+
+def test_nan_scores_are_refused_in_words():
+    from fungi_hb.errors import UserError
+
+    data = torch.ones(10, 4)
+    data[3] = torch.nan
+    index = ExactIndex.build(TensorSource(data), SMALL, torch.device("cpu"))
+    with pytest.raises(UserError, match="NaN scores"):
+        index.search(torch.ones(2, 4))
+
+
+def test_sharding_needs_the_exact_backend_and_says_so_before_anything_runs(tmp_path, capsys):
+    from fungi_hb.cli import eval_gradients
+
+    with pytest.raises(SystemExit) as stop:
+        eval_gradients.main(["--shard-exact-search", "--index-backend", "scann", "--data-dir", str(tmp_path)])
+    assert stop.value.code == 2 and "pass --index-backend exact" in capsys.readouterr().err

@@ -77,7 +77,8 @@ def test_sharded_runs_equal_one_process(data, single, tmp_path, processes):
     assert ours["tp"] == reference["tp"] and ours["pixels"] == reference["pixels"]
     assert not (tmp_path / "support" / ".fungi-work").exists() and not (tmp_path / "eval" / ".fungi-work").exists()
     # the evaluation memory's exact search shared out over the processes gives the same neighbours
-    run(eval_command(data, single / "support", tmp_path / "sharded", "--shard-exact-search"), processes)
+    sharded_flags = ("--shard-exact-search", "--index-chunk-rows", "16")  # several chunks: each process holds some
+    run(eval_command(data, single / "support", tmp_path / "sharded", *sharded_flags), processes)
     sharded = json.loads((tmp_path / "sharded" / "results.json").read_text())
     assert (
         sharded["tp"] == reference["tp"] and sharded["fp"] == reference["fp"] and sharded["miou"] == reference["miou"]

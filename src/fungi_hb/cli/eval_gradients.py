@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def job_from_args(args: argparse.Namespace) -> EvalJob:
+    if args.shard_exact_search and args.index_backend not in ("auto", "exact"):
+        raise UserError(
+            f"--shard-exact-search shares out an exact search, not a {args.index_backend} one: pass --index-backend "
+            "exact."
+        )
     features, _, index = flags.support_paths(args)
     fungi = FungiConfig(
         gradients_layer=args.gradients_layer,

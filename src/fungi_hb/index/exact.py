@@ -13,12 +13,15 @@ from pathlib import Path
 
 import torch
 
+from fungi_hb.errors import UserError
 from fungi_hb.index.base import IndexConfig, NeighborIndex
 from fungi_hb.index.source import FeatureSource
 
 logger = logging.getLogger(__name__)
 SCORE_BYTES = 256 * 2**20  # most bytes of scores computed at once
 NO_ROW = torch.iinfo(torch.int64).max  # the id of a missing candidate: after every real row
+MERGE_EVERY = 16  # chunks whose candidates are kept before they are merged down to k
+QUERY_ALIGN = 64  # query blocks are a multiple of this: MKL gave other bits at some small block sizes
 
 
 def device_holds(rows: int, dim: int, device: torch.device) -> bool:
@@ -40,7 +43,8 @@ class Geometry:
     @classmethod
     def of(cls, rows: int, config: IndexConfig) -> "Geometry":
         chunk_rows = max(1, min(config.chunk_rows, rows))
-        return cls(rows, chunk_rows, max(1, min(config.query_chunk, SCORE_BYTES // (4 * chunk_rows))))
+        query_chunk = min(config.query_chunk, SCORE_BYTES // (4 * chunk_rows)) // QUERY_ALIGN * QUERY_ALIGN
+        return cls(rows, chunk_rows, max(QUERY_ALIGN, query_chunk))
 
     @property
     def num_chunks(self) -> int:
@@ -73,9 +77,15 @@ def top_k(scores: torch.Tensor, first_row: int, k: int) -> tuple[torch.Tensor, t
     ``ordered``: ``torch.topk``, whose choice among equal scores at the k-th place is unspecified, with
     those places given to the lowest ids where it matters."""
     k = min(k, scores.shape[1])
-    values, columns = torch.topk(scores, k, dim=1)  # (n, k)
-    last = values[:, -1:]  # (n, 1) the k-th score
-    tied = (scores == last).sum(1) > (values == last).sum(1)  # (n,) rows that left out an equal score
+    if torch.isnan(scores).any():
+        raise UserError(
+            "Searching the memory gave NaN scores: the memory or the queries hold NaN values (float16 overflow, or "
+            "a damaged features file). Rebuild the memory, or run without `runtime.use_fp16`."
+        )
+    values, columns = torch.topk(scores, min(k + 1, scores.shape[1]), dim=1)  # (n, k+1): one more, to see ties
+    last = values[:, k - 1 : k]  # (n, 1) the k-th score
+    tied = values[:, k] == last[:, 0] if values.shape[1] > k else torch.zeros(len(values), dtype=torch.bool)
+    values, columns = values[:, :k], columns[:, :k]  # (n, k); ``tied`` rows may have left out an equal score
     if tied.any():
         sub = scores[tied]  # (t, m)
         above = sub > last[tied]
@@ -104,17 +114,20 @@ def search_chunks(
     block_rows = geometry.query_chunk
     padded = torch.zeros(-(-count // block_rows) * block_rows, queries.shape[1], device=device)  # (N', D)
     padded[:count] = queries.to(device, torch.float32)
+    found: list[tuple[torch.Tensor, torch.Tensor]] = []  # each chunk's best, merged in groups (bounded memory)
     for index in chunks:
         start, end = geometry.chunk(index)
         rows = data[start - offset : end - offset].to(device, torch.float32)  # (m, D)
+        parts = []
         for q_start in range(0, count, block_rows):
-            q_end = min(q_start + block_rows, count)
             scores = padded[q_start : q_start + block_rows] @ rows.T  # (block, m): always the same shape
-            scores, ids = top_k(scores[: q_end - q_start], start, k)
-            merged = ordered(torch.cat([best_scores[q_start:q_end], scores], 1),
-                             torch.cat([best_ids[q_start:q_end], ids], 1), k)  # fmt: skip
-            best_scores[q_start:q_end], best_ids[q_start:q_end] = merged
-    return best_scores, best_ids
+            parts.append(top_k(scores[: min(block_rows, count - q_start)], start, k))
+        found.append((torch.cat([s for s, _ in parts]), torch.cat([i for _, i in parts])))  # (N, k') each
+        if len(found) == MERGE_EVERY:
+            found = [ordered(torch.cat([s for s, _ in found], 1), torch.cat([i for _, i in found], 1), k)]
+    scores = torch.cat([best_scores, *(s for s, _ in found)], 1)  # (N, k + ...)
+    ids = torch.cat([best_ids, *(i for _, i in found)], 1)
+    return ordered(scores, ids, k)
 
 
 class ExactIndex(NeighborIndex):
@@ -130,7 +143,7 @@ class ExactIndex(NeighborIndex):
 
     @classmethod
     def _place(cls, data: torch.Tensor, config: IndexConfig, device: torch.device) -> torch.Tensor:
-        if device.type == "cuda" and (config.build == "in-memory" or device_holds(*data.shape, device)):
+        if device_holds(*data.shape, device):  # else a memory larger than the GPU would not fit there
             return data.to(device=device, dtype=torch.float32)
         return data  # host RAM (or a file mapping): chunks are moved to the device as they are searched
 

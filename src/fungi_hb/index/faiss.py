@@ -210,7 +210,7 @@ class FaissIndex(NeighborIndex):
         return read + max(trained * dim * 4 + training, stored)  # the sample is freed before the rows go in
 
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
-        k = k or self.k
+        k = min(k or self.k, self.size)
         array = _as_array(queries)  # (N, D)
         candidates = max(k, self._settings.get("reranked", 0))
         scores, ids = self.searcher.search(array, candidates)  # (N, c) each; id -1 where fewer were found

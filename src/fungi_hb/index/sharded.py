@@ -33,7 +33,7 @@ class ShardedExactIndex(ExactIndex):
         start = geometry.chunk(self.chunks.start)[0] if len(self.chunks) else 0
         end = geometry.chunk(self.chunks.stop - 1)[1] if len(self.chunks) else 0
         share = features[start:end]  # (m, D): still the mapping of the memory's file
-        if device.type == "cuda" and (config.build == "in-memory" or device_holds(*share.shape, device)):
+        if device_holds(*share.shape, device):  # else searched from the mapping, chunk by chunk
             share = share.to(device=device, dtype=torch.float32)
         super().__init__(share, k, config)
         self.size, self.dim = features.shape  # the whole memory's, not the share's
@@ -41,10 +41,13 @@ class ShardedExactIndex(ExactIndex):
         self.geometry, self.rank, self.world = geometry, rank, size
         self.search_device = share.device if share.device.type == "cuda" else device
         self.comm_device = device if dist.get_backend() == "nccl" else torch.device("cpu")
-        logger.info(
-            "Exact search sharded over %d processes: this one holds rows %d to %d of %d (%s).",
-            size, start, end, features.shape[0], share.device,
-        )  # fmt: skip
+        if end > start:
+            logger.info(
+                "Exact search sharded over %d processes: this one holds rows %d to %d of %d (%s).",
+                size, start, end, features.shape[0], share.device,
+            )  # fmt: skip
+        else:
+            logger.info("Exact search sharded over %d processes: the memory's chunks are all elsewhere.", size)
 
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
         """[N, D] -> [N, k] row ids; every process must call it (see the module docstring)."""
@@ -64,7 +67,11 @@ class ShardedExactIndex(ExactIndex):
 
     def _round(self, queries: torch.Tensor, k: int, active: bool) -> tuple[torch.Tensor, bool]:
         """This process's neighbour ids [N, k], and whether any process is still searching."""
-        header = torch.tensor([queries.shape[0], int(active), k], dtype=torch.int64, device=self.comm_device)
+        # each process's queries padded to whole query blocks, so that every query sits in its block where it
+        # would in its own process's search: only "same shapes, same bits" is asked of BLAS
+        block = self.geometry.query_chunk
+        count = queries.shape[0]
+        header = torch.tensor([count, int(active), k], dtype=torch.int64, device=self.comm_device)
         headers = torch.stack(self._gather(header)).cpu()  # (P, 3)
         counts = headers[:, 0].tolist()
         if len(set(headers[:, 2].tolist())) > 1:
@@ -72,15 +79,16 @@ class ShardedExactIndex(ExactIndex):
         anyone = bool(headers[:, 1].any())
         if sum(counts) == 0:
             return torch.empty(0, k, dtype=torch.int64), anyone
-        padded = torch.zeros(max(counts), self.dim, device=self.comm_device)  # (W, D)
-        padded[: queries.shape[0]] = queries.to(self.comm_device, torch.float32)
-        everyone = torch.cat([part[:count] for part, count in zip(self._gather(padded), counts)])  # (sum N, D)
+        blocks = [-(-c // block) * block for c in counts]  # rows each process's queries take, padded
+        padded = torch.zeros(max(blocks), self.dim, device=self.comm_device)  # (W, D)
+        padded[:count] = queries.to(self.comm_device, torch.float32)
+        everyone = torch.cat([part[:rows] for part, rows in zip(self._gather(padded), blocks)])  # (sum W, D)
         scores, ids = search_chunks(everyone, self.data, self.chunks, self.geometry, k, self.search_device)
-        scores = torch.cat(self._gather(scores.to(self.comm_device)), dim=1)  # (sum N, P*k)
+        scores = torch.cat(self._gather(scores.to(self.comm_device)), dim=1)  # (sum W, P*k)
         ids = torch.cat(self._gather(ids.to(self.comm_device)), dim=1)
-        _, ids = ordered(scores, ids, k)  # (sum N, k)
-        first = sum(counts[: self.rank])
-        return ids[first : first + queries.shape[0]].cpu(), anyone
+        _, ids = ordered(scores, ids, k)  # (sum W, k)
+        first = sum(blocks[: self.rank])
+        return ids[first : first + count].cpu(), anyone
 
     def settings(self) -> dict:
         share = self.geometry.chunk(self.chunks.start)[0] if len(self.chunks) else 0

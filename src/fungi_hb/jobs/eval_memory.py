@@ -96,6 +96,8 @@ def evaluation_index(
     distributed.barrier(world)
     if config.sharded and world.distributed:
         return load_sharded(folder, open_matrix(paths.features), device, world.rank, world.size)
+    if config.sharded:
+        logger.warning("`index.sharded`: this is one process, which searches the whole memory itself.")
     return load_index(folder, device, open_matrix(paths.features))
 
 
