@@ -86,25 +86,26 @@ def patch_size_of(model: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def family_of(model: str) -> str | None:
-    """The family of a hub name, or of a timm name of a DINOv2 or DINOv3 architecture; None for others."""
+def entry_of(model: str) -> HubEntry | None:
+    """The entry of a hub name, or of a timm name of a DINOv2 or DINOv3 architecture (DINO's architectures
+    are timm's plain ViTs, whose weights under timm names are timm's); None for any other model."""
     if model in HUB_BACKBONES:
-        return HUB_BACKBONES[model].family
+        return HUB_BACKBONES[model]
     architecture = model.split(".")[0].removesuffix("_qkvb")
     for entry in HUB_BACKBONES.values():
         if entry.architecture == architecture and entry.family != "DINO":
-            return entry.family
+            return entry
     return None
 
 
+def family_of(model: str) -> str | None:
+    """The family of ``model`` (see ``entry_of``); None for other models."""
+    entry = entry_of(model)
+    return entry.family if entry is not None else None
+
+
 def positions_rule(model: str) -> str:
-    """How ``model`` (a hub name or a timm name) resamples its position embeddings: a timm name of a
-    DINOv2 or DINOv3 architecture follows the family's own code (DINO's architectures are timm's plain ViTs,
-    whose weights under timm names follow timm; see the module docstring)."""
-    if model in HUB_BACKBONES:
-        return HUB_BACKBONES[model].positions
-    architecture = model.split(".")[0].removesuffix("_qkvb")
-    for entry in HUB_BACKBONES.values():
-        if entry.architecture == architecture and entry.family != "DINO":
-            return entry.positions
-    return "timm"
+    """How ``model`` resamples its position embeddings: its family's own rule, else timm's (see the module
+    docstring)."""
+    entry = entry_of(model)
+    return entry.positions if entry is not None else "timm"
