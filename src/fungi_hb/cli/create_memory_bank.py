@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from fungi_hb.cli import flags
-from fungi_hb.errors import UserError
 from fungi_hb.jobs.configs import MemoryBankJob
 
 
@@ -58,12 +57,7 @@ def job_from_args(args: argparse.Namespace) -> MemoryBankJob:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        job = job_from_args(args)
-    except UserError as exc:  # flags that contradict each other: one line, exit status 2, like argparse's own
-        parser.error(str(exc))
+    args, job = flags.parse_job(build_parser(), argv, job_from_args)
     from fungi_hb.cli.run import run_main  # the libraries load once the flags are known (fast --help)
     from fungi_hb.jobs.memory_bank import run_memory_bank
 

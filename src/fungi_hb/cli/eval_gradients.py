@@ -202,12 +202,7 @@ def summary(results: dict, job: EvalJob) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        job = job_from_args(args)
-    except UserError as exc:  # flags that contradict each other: one line, exit status 2, like argparse's own
-        parser.error(str(exc))
+    args, job = flags.parse_job(build_parser(), argv, job_from_args)
 
     from fungi_hb.cli.run import run_main  # the libraries load once the flags are known (fast --help)
     from fungi_hb.jobs.evaluate import run_eval

@@ -3,6 +3,7 @@
 import argparse
 import difflib
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from fungi_hb.data.datasets.registry import DATASETS
 from fungi_hb.data.samples import DataConfig
@@ -14,6 +15,8 @@ from fungi_hb.index.config import BACKEND_NAMES, BUILDS, PRECISIONS, IndexConfig
 from fungi_hb.jobs.configs import Runtime
 from fungi_hb.memory.config import MemoryConfig
 
+T = TypeVar("T")
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows every default; keeps the description's line breaks."""
@@ -24,6 +27,18 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def parser_for(description: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, allow_abbrev=False)
+
+
+def parse_job(
+    parser: argparse.ArgumentParser, argv: list[str] | None, job_from_args: Callable[[argparse.Namespace], T]
+) -> tuple[argparse.Namespace, T]:
+    """(the parsed flags, the job they make); flags that contradict each other end like argparse's own
+    errors: one line and exit status 2."""
+    args = parser.parse_args(argv)
+    try:
+        return args, job_from_args(args)
+    except UserError as exc:
+        parser.error(str(exc))
 
 
 def positive_int(text: str) -> int:
