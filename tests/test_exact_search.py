@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fungi_hb.index.base import IndexConfig
-from fungi_hb.index.exact import ExactIndex, top_k
+from fungi_hb.index.backends.exact import ExactIndex, top_k
 from fungi_hb.index.sharded import ShardedExactIndex
 from fungi_hb.index.source import TensorSource
 

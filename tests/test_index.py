@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index import BACKENDS, IndexConfig, NeighborIndex, TensorSource, load_index, save_index
+from fungi_hb.index import IndexConfig, NeighborIndex, TensorSource, backends, load_index, save_index
 from fungi_hb.index import build_index as build_from_source
 
 
@@ -87,11 +87,13 @@ def test_index_errors(tmp_path):
     with pytest.raises(UserError, match="exceeds the 10 rows"):
         build_index(clustered(10, 4), IndexConfig(num_neighbors=30))
     with pytest.raises(UserError, match="No index"):
+        load_index(tmp_path / "absent")
+    with pytest.raises(UserError, match="is empty: its build was stopped"):
         load_index(tmp_path)
 
 
 def test_every_backend_implements_the_interface():
-    for name, backend in BACKENDS.items():
+    for name, backend in backends().items():
         assert issubclass(backend, NeighborIndex) and backend.name == name
         index = build_index(clustered(300, 8), IndexConfig(backend=name, num_neighbors=3, num_leaves=8))
         ids = index.search(clustered(4, 8, seed=2))
@@ -108,7 +110,7 @@ def test_auto_backend_falls_back_to_exact_without_scann(monkeypatch, caplog):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "scann" else real(name))
     with caplog.at_level(logging.WARNING):
         index = build_index(clustered(50, 4), IndexConfig(backend="auto", num_neighbors=3))
-    assert index.name == "exact" and "ScaNN is not installed" in caplog.text
+    assert index.name == "exact" and "ScaNN is not installed" in caplog.text and "using the exact index" in caplog.text
     with pytest.raises(UserError, match="Unknown `index.backend`"):
         registry.resolve_backend("annoy")
 

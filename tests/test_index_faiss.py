@@ -15,7 +15,7 @@ from fungi_hb.index import IndexConfig, TensorSource, build_index, load_index, r
 
 faiss = pytest.importorskip("faiss")
 
-from fungi_hb.index.faiss import FaissIndex  # noqa: E402
+from fungi_hb.index.backends.faiss import FaissIndex  # noqa: E402
 
 
 def clustered(n: int, dim: int, seed: int = 0) -> torch.Tensor:

@@ -89,11 +89,11 @@ def test_memory_size_too_small_or_too_large_is_refused():
 def test_the_index_plan_takes_leaner_builds_when_ram_is_short_then_refuses(monkeypatch, caplog):
     """The live RAM fallback chain: the published build when it fits, the leanest that fits otherwise (with a
     warning), and a one-line refusal naming what would fit when nothing does."""
-    from fungi_hb.index import BACKENDS, IndexConfig, plan
+    from fungi_hb.index import IndexConfig, backend, plan
 
     config = IndexConfig(backend="scann", num_neighbors=5)
     rows, dim = 1_000_000, 768
-    needs = {c: BACKENDS["scann"].host_bytes(rows, dim, c) for c in plan._candidates(config)}
+    needs = {c: backend("scann").host_bytes(rows, dim, c) for c in plan._candidates(config)}
     monkeypatch.setattr(plan, "process_rss_bytes", lambda: 0)
     monkeypatch.setattr(plan, "available_ram_bytes", lambda: plan.WORKING_MARGIN + max(needs.values()))
     published = plan.plan_index(config, rows, dim, "support")

@@ -98,7 +98,7 @@ def copied_to(path: Path | None) -> Iterator[None]:
 
 @contextmanager
 def native_stderr_to(logger: logging.Logger) -> Iterator[None]:
-    """Route what C++ code (ScaNN's absl logging) writes to file descriptor 2 during the block into
+    """Route what native code (a search library's C++ logging) writes to file descriptor 2 during the block into
     ``logger``: informational lines at DEBUG, lines marked as errors (``E``/``F`` prefixes) at WARNING.
     Python's own writes to stderr in the block are caught too, so keep the block to the native call."""
     try:

@@ -61,7 +61,6 @@ def environment(device: torch.device) -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "timm": package_version("timm"),
-        "scann": package_version("scann"),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "cpu_threads": torch.get_num_threads(),

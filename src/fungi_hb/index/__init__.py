@@ -1,8 +1,7 @@
 """Nearest-neighbour indexes over a memory bank, behind one interface (``NeighborIndex``).
 
-A backend is one file with a ``NeighborIndex`` subclass plus one line in ``registry.BACKENDS`` (and its
-name in ``config.BACKEND_NAMES``). The names below load on first use, so that ``index.config`` can be
-read without torch.
+A backend is one module in ``index/backends/`` (see ``index.base.register``). The names below load on first
+use, so that ``index.config`` can be read without torch.
 """
 
 from fungi_hb.lazy import names_from
@@ -10,7 +9,8 @@ from fungi_hb.lazy import names_from
 _HOMES = {
     "IndexConfig": "config",
     "NeighborIndex": "base",
-    "BACKENDS": "registry",
+    "backend": "registry",
+    "backends": "registry",
     "build_index": "registry",
     "build_index_folder": "registry",
     "index_belongs": "registry",

@@ -1,4 +1,8 @@
-"""The interface every index backend implements, and the settings they share."""
+"""The interface every index backend implements, and the registry the backends put themselves in.
+
+A backend is one module in ``index/backends/`` whose ``NeighborIndex`` subclass is decorated with
+``@register`` and whose ``name`` is the module's name; nothing else lists it.
+"""
 
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -6,10 +10,27 @@ from typing import ClassVar
 
 import torch
 
+from fungi_hb.errors import UserError
 from fungi_hb.index.config import BUILDS, PRECISIONS, IndexConfig
 from fungi_hb.index.source import FeatureSource
 
-__all__ = ["BUILDS", "PRECISIONS", "IndexConfig", "NeighborIndex"]
+__all__ = ["BUILDS", "PRECISIONS", "IndexConfig", "NeighborIndex", "register"]
+
+_REGISTERED: dict[str, type["NeighborIndex"]] = {}
+
+
+def register(cls: type["NeighborIndex"]) -> type["NeighborIndex"]:
+    """Class decorator: make ``cls`` the backend of its ``name``."""
+    module = cls.__module__.rsplit(".", 1)[-1]
+    if cls.name != module:
+        raise TypeError(f"the backend in index/backends/{module}.py must be named {module!r}, not {cls.name!r}")
+    _REGISTERED[cls.name] = cls
+    return cls
+
+
+def registered() -> dict[str, type["NeighborIndex"]]:
+    """The backends registered so far (``index.registry.backends`` imports them all first)."""
+    return dict(_REGISTERED)
 
 
 class NeighborIndex(ABC):
@@ -23,11 +44,12 @@ class NeighborIndex(ABC):
     """
 
     name: ClassVar[str]
-    repeatable_in_process: ClassVar[bool] = True  # False: builds go through index.repeatable (see there)
     # what ``index.reorder_precision`` may keep, most faithful first (the RAM plan tries them in order), and
     # what that precision is of, for messages ("rows": the backend searches the float32 rows themselves)
     precisions: ClassVar[tuple[str, ...]] = ("float32",)
     precision_of: ClassVar[str] = "rows"
+    auto_rank: ClassVar[int] = 0  # `index.backend` auto takes the usable backend of highest rank (0: never)
+    min_rows: ClassVar[int] = 1  # smaller memories get the exact index instead
 
     def __init__(self, k: int | None, size: int | None, dim: int | None) -> None:
         self.k, self.size, self.dim = k, size, dim
@@ -35,7 +57,8 @@ class NeighborIndex(ABC):
     @classmethod
     @abstractmethod
     def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "NeighborIndex":
-        """Index the rows of ``source`` with a resolved ``config`` (no "auto" left), for search on ``device``."""
+        """Index the rows of ``source`` with a resolved ``config`` (no "auto" left), for search on ``device``.
+        The same rows and settings must give the same index in every run."""
 
     @classmethod
     @abstractmethod
@@ -49,14 +72,37 @@ class NeighborIndex(ABC):
         """Host RAM the index takes while it is built and used, for a resolved ``config``."""
 
     @classmethod
+    def unusable(cls, rows: int | None) -> str | None:
+        """Why this backend cannot index a memory of ``rows`` rows here (its library missing, too few rows),
+        for ``index.backend`` auto; None when it can."""
+        if rows is not None and rows < cls.min_rows:
+            return f"a memory of {rows} rows is too small for it (at least {cls.min_rows})"
+        return None
+
+    @classmethod
     def check_available(cls) -> None:
         """Raise a UserError saying how to install the backend's library when it is missing (nothing by
         default); called when the backend is chosen, before the long part."""
 
     @classmethod
+    def check_config(cls, config: IndexConfig) -> None:
+        """Raise a UserError, before the long part, for settings this backend cannot honour."""
+
+    @classmethod
     def warn_about(cls, rows: int, config: IndexConfig) -> None:
         """Log, before the long part, what would go wrong with ``config`` on a memory of ``rows`` (nothing by
         default)."""
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        """The version of the library behind the backend, for results files (None: torch's own code)."""
+        return None
+
+    @classmethod
+    def recognises(cls, folder: Path) -> bool:
+        """Whether ``folder``, which holds no metadata of ours, is an index of this backend written by the
+        published code (nothing by default)."""
+        return False
 
     @abstractmethod
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
@@ -83,3 +129,7 @@ class NeighborIndex(ABC):
         if self.k is None:
             self.k = int(self.search(torch.ones(1, self.dim or 1)).shape[1])
         return self.k
+
+
+def unknown_backend(name: str, known: list[str]) -> UserError:
+    return UserError(f"Unknown `index.backend` {name!r}: use auto, {', '.join(known)}.")

@@ -8,7 +8,8 @@ import os
 from dataclasses import replace
 
 from fungi_hb.errors import UserError
-from fungi_hb.index import BACKENDS, IndexConfig, resolve_backend
+from fungi_hb.index.config import IndexConfig
+from fungi_hb.index.registry import backend, resolve_backend
 from fungi_hb.log import size
 from fungi_hb.system import available_ram_bytes, process_rss_bytes
 
@@ -27,14 +28,14 @@ def _candidates(config: IndexConfig) -> list[IndexConfig]:
         elif build == "in-memory":
             precisions = ["float32"]
         else:
-            precisions = list(BACKENDS[config.backend].precisions)
+            precisions = list(backend(config.backend).precisions)
         out += [replace(config, build=build, reorder_precision=p) for p in precisions]
     return out
 
 
 def _describe(config: IndexConfig) -> str:
-    backend = BACKENDS[config.backend]
-    precision = f", {config.reorder_precision} {backend.precision_of}" if len(backend.precisions) > 1 else ""
+    kind = backend(config.backend)
+    precision = f", {config.reorder_precision} {kind.precision_of}" if len(kind.precisions) > 1 else ""
     return f"{config.backend} index built {config.build}{precision}"
 
 
@@ -54,14 +55,9 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
             f"`index.sharded` shares out an exact search, not a {config.backend} one: pass `index.backend` exact."
         )
     config = replace(config, backend="exact" if config.sharded else resolve_backend(config.backend, rows))
-    if config.backend == "scann" and config.num_reordering_candidates < config.num_neighbors:
-        raise UserError(
-            f"`index.num_reordering_candidates` {config.num_reordering_candidates} is below `index.num_neighbors` "
-            f"{config.num_neighbors}: ScaNN would return fewer neighbours than asked. Raise it to at least "
-            f"{config.num_neighbors}."
-        )
-    backend = BACKENDS[config.backend]
-    kept = backend.precisions
+    kind = backend(config.backend)
+    kind.check_config(config)
+    kept = kind.precisions
     if config.reorder_precision not in ("auto", *kept):
         nearest = kept[-1]  # the leanest the backend keeps (float32 where it keeps nothing else)
         logger.warning(
@@ -69,18 +65,18 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
             config.reorder_precision,
             config.backend,
             " or ".join(kept),
-            backend.precision_of,
+            kind.precision_of,
             nearest,
         )
         config = replace(config, reorder_precision=nearest)
-    backend.warn_about(rows, config)
+    kind.warn_about(rows, config)
     candidates = _candidates(config)
     available = available_ram_bytes()
     if available is None:
         return candidates[0]
     processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     budget = available // processes - WORKING_MARGIN - extra_bytes
-    needs = [(c, backend.host_bytes(rows, dim, c)) for c in candidates]
+    needs = [(c, kind.host_bytes(rows, dim, c)) for c in candidates]
     for choice, need in needs:
         if need <= budget:
             if choice != candidates[0]:
@@ -96,7 +92,7 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
                 logger.info("%s index: %s, about %s of RAM", what.capitalize(), _describe(choice), size(need))
             return choice
     leanest = replace(config, build="streamed", reorder_precision=kept[-1])
-    lean_need = backend.host_bytes(rows, dim, leanest)
+    lean_need = kind.host_bytes(rows, dim, leanest)
     per_row = max(1, lean_need // max(rows, 1))
     tried = "; ".join(f"{_describe(c)}: {n / GIB:.1f} GiB" for c, n in needs)
     hint = (

@@ -1,10 +1,9 @@
-"""Index backends by name, and the index folder: the backend's files plus ``fungi_index.json``
-(backend, k, size, dim, the memory it indexes, the settings and how it was built)."""
+"""Index backends by name (every module of ``index/backends/``), and the index folder: the backend's files
+plus ``fungi_index.json`` (backend, k, size, dim, the memory it indexes, the settings and how it was built)."""
 
-import importlib.util
+import importlib
 import json
 import logging
-import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -12,50 +11,55 @@ from pathlib import Path
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index.base import IndexConfig, NeighborIndex
-from fungi_hb.index.config import BACKEND_NAMES
-from fungi_hb.index.exact import ExactIndex
-from fungi_hb.index.faiss import FaissIndex
-from fungi_hb.index.repeatable import build_folder
-from fungi_hb.index.scann import ScannIndex
+from fungi_hb.index.base import IndexConfig, NeighborIndex, registered, unknown_backend
+from fungi_hb.index.config import backend_names
 from fungi_hb.index.source import FeatureSource, FileSource
 from fungi_hb.jsonable import to_jsonable
 
 logger = logging.getLogger(__name__)
 
-BACKENDS: dict[str, type[NeighborIndex]] = {
-    ScannIndex.name: ScannIndex,
-    ExactIndex.name: ExactIndex,
-    FaissIndex.name: FaissIndex,
-}
-assert tuple(BACKENDS) == BACKEND_NAMES, "list a new backend in index.config.BACKEND_NAMES too (the flags read it)"
 INDEX_META = "fungi_index.json"
-PUBLISHED_MARKER = "scann_assets.pbtxt"  # what a ScaNN folder of the published code holds
+FALLBACK = "exact"  # takes any memory, needs no library: where the chosen backend cannot
+
+
+def backends() -> dict[str, type[NeighborIndex]]:
+    """Every backend by name, each module of ``index/backends/`` imported once."""
+    for name in backend_names():
+        importlib.import_module(f"fungi_hb.index.backends.{name}")
+    return registered()
+
+
+def backend(name: str) -> type[NeighborIndex]:
+    found = backends().get(name)
+    if found is None:
+        raise unknown_backend(name, list(backends()))
+    return found
 
 
 def resolve_backend(name: str, rows: int | None = None) -> str:
-    """``auto`` is ScaNN where it is installed (Linux x86-64), else the exact index, with a warning. A
-    memory of fewer ``rows`` than ScaNN can train its quantiser on gets the exact index, with a warning. A
-    named backend must be importable (``check_available``)."""
-    if name in ("auto", ScannIndex.name) and rows is not None and rows < ScannIndex.min_rows:
-        logger.warning(
-            "A memory of %d rows is too small for ScaNN (its quantiser needs at least %d): using the exact "
-            "index, whose neighbours are exact.",
-            rows,
-            ScannIndex.min_rows,
-        )
-        return ExactIndex.name
+    """The backend to use for a memory of ``rows`` rows (None: not known yet). ``auto`` takes the usable
+    backend of highest ``auto_rank`` (ScaNN where installed, else the exact index), saying why when it
+    passes one over. A named backend must be importable (``check_available``); one that cannot take so few
+    rows gives way to the exact index, with a warning."""
     if name == "auto":
-        if importlib.util.find_spec("scann") is not None:
-            return ScannIndex.name
+        ranked = sorted((b for b in backends().values() if b.auto_rank), key=lambda b: -b.auto_rank)
+        passed = [(b, b.unusable(rows)) for b in ranked]
+        usable = [b for b, reason in passed if reason is None]
+        chosen = usable[0].name if usable else FALLBACK
+        for kind, reason in passed[: ranked.index(usable[0]) if usable else len(ranked)]:
+            logger.warning("%s: using the %s index instead of %s.", reason[0].upper() + reason[1:], chosen, kind.name)
+        return chosen
+    chosen = backend(name)
+    chosen.check_available()  # an optional library: say how to install it before the long part
+    if rows is not None and rows < chosen.min_rows:
         logger.warning(
-            "ScaNN is not installed here: using the exact index (the true neighbours, where ScaNN's are "
-            "approximate; slower on large memories). Install scann (Linux x86-64) for the paper's search."
+            "A memory of %d rows is too small for the %s index (at least %d): using the exact index, whose "
+            "neighbours are exact.",
+            rows,
+            name,
+            chosen.min_rows,
         )
-        return ExactIndex.name
-    if name not in BACKENDS:
-        raise UserError(f"Unknown `index.backend` {name!r}: use auto, {', '.join(BACKENDS)}.")
-    BACKENDS[name].check_available()  # an optional library: say how to install it before the long part
+        return FALLBACK
     return name
 
 
@@ -72,18 +76,16 @@ def build_index(source: FeatureSource, config: IndexConfig, device: torch.device
             f"`index.num_neighbors` {config.num_neighbors} exceeds the {source.rows} rows of the memory. "
             "Lower it or build a larger memory."
         )
-    return BACKENDS[config.backend].build(source, config, torch.device(device))
+    chosen = backend(config.backend)
+    chosen.check_config(config)
+    return chosen.build(source, config, torch.device(device))
 
 
 def build_index_folder(features: Path, folder: Path, config: IndexConfig, memory_id: str, device: torch.device) -> None:
-    """Index the rows of the tensor file ``features`` into ``folder`` (what ``save_index`` writes), the same
-    way in every run: a backend whose build depends on the process's address layout is built in a child
-    process with address-space randomisation off (``index.repeatable``)."""
-    resolved = replace(config, backend=resolve_backend(config.backend, None))
-    if not BACKENDS[resolved.backend].repeatable_in_process and sys.platform.startswith("linux"):
-        build_folder(Path(features), Path(folder), resolved, memory_id)
-        return
-    save_index(build_index(FileSource(Path(features)), resolved, device), folder, resolved, memory_id)
+    """Index the rows of the tensor file ``features`` into ``folder`` (what ``save_index`` writes)."""
+    source = FileSource(Path(features))
+    resolved = replace(config, backend=resolve_backend(config.backend, source.rows))
+    save_index(build_index(source, resolved, device), folder, resolved, memory_id)
 
 
 def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_id: str) -> None:
@@ -92,11 +94,12 @@ def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_i
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "backend": index.name,
+        "library_version": type(index).library_version(),
         "k": index.k,
         "size": index.size,
         "dim": index.dim,
         "memory_id": memory_id,
-        "index_id": uuid.uuid4().hex,  # tells this build from any rebuild (ScaNN training is not deterministic)
+        "index_id": uuid.uuid4().hex,  # tells this build from any rebuild
         "config": to_jsonable(config),
         "settings": index.settings(),
     }
@@ -105,20 +108,35 @@ def save_index(index: NeighborIndex, folder: Path, config: IndexConfig, memory_i
 
 
 def read_index_meta(folder: Path) -> dict:
-    """The index folder's metadata; an index of the published code (ScaNN, no metadata) gets
-    ``{"backend": "scann", "published": True}`` and sizes unknown."""
+    """The index folder's metadata; an index of the published code (no metadata, recognised by its
+    backend) gets ``{"backend": <name>, "published": True}`` and sizes unknown."""
     folder = Path(folder)
-    if not folder.is_dir() or not any(folder.iterdir()):
+    if not folder.is_dir():
         raise UserError(f"No index at {folder}. Build it first with create_memory_bank.py (`index_dir`).")
+    if not any(folder.iterdir()):
+        raise UserError(
+            f"The index folder {folder} is empty: its build was stopped, or it was emptied. Rebuild it with "
+            "create_memory_bank.py."
+        )
     meta_path = folder / INDEX_META
     if meta_path.is_file():
         try:
-            return json.loads(meta_path.read_text())
+            meta = json.loads(meta_path.read_text())
+            if not isinstance(meta, dict) or not isinstance(meta.get("backend"), str):
+                raise ValueError("it names no backend")
+            return meta
         except ValueError as exc:
-            raise UserError(f"{meta_path} is damaged ({exc}). Rebuild the index with create_memory_bank.py.") from exc
-    if (folder / PUBLISHED_MARKER).is_file():
-        return {"backend": ScannIndex.name, "k": None, "size": None, "dim": None, "memory_id": None, "published": True}
-    raise UserError(f"{folder} holds neither a ScaNN index nor {INDEX_META}. Rebuild it with create_memory_bank.py.")
+            raise UserError(
+                f"The index in {folder} is damaged: its metadata file {INDEX_META} cannot be read ({exc}). Rebuild "
+                "it with create_memory_bank.py."
+            ) from exc
+    for name, kind in backends().items():
+        if kind.recognises(folder):
+            return {"backend": name, "k": None, "size": None, "dim": None, "memory_id": None, "published": True}
+    raise UserError(
+        f"The index in {folder} is incomplete or damaged: it lacks its metadata file {INDEX_META} and is no index "
+        "of the published code either. Rebuild it with create_memory_bank.py."
+    )
 
 
 def index_memory_id(folder: Path) -> str | None:
@@ -133,10 +151,10 @@ def index_memory_id(folder: Path) -> str | None:
 
 def index_belongs(folder: Path, memory_id: str | None) -> bool:
     """Whether the index in ``folder`` was built from the memory ``memory_id``; None stands for a bank of
-    the published code, whose index is a plain ScaNN folder. The one check that an index fits its memory."""
+    the published code, whose index is a backend's own folder. The one check that an index fits its memory."""
     folder = Path(folder)
     if memory_id is None:
-        return (folder / PUBLISHED_MARKER).is_file() and not (folder / INDEX_META).exists()
+        return not (folder / INDEX_META).exists() and any(kind.recognises(folder) for kind in backends().values())
     return index_memory_id(folder) == memory_id
 
 
@@ -145,11 +163,11 @@ def load_index(
 ) -> tuple[NeighborIndex, dict]:
     """Load an index folder; ``features`` [M, D] is the memory it indexes (the exact backend needs it)."""
     meta = read_index_meta(folder)
-    backend = BACKENDS.get(meta.get("backend", ""))
-    if backend is None:
-        raise UserError(f"{folder} holds an index of unknown backend {meta.get('backend')!r}. Rebuild it.")
+    kind = backends().get(meta["backend"])
+    if kind is None:
+        raise UserError(f"{folder} holds an index of unknown backend {meta['backend']!r}. Rebuild it.")
     try:
-        return backend.load(Path(folder), meta, features, torch.device(device)), meta
+        return kind.load(Path(folder), meta, features, torch.device(device)), meta
     except (RuntimeError, OSError, ValueError) as exc:  # a truncated or deleted file inside the folder
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise UserError(

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.base import IndexConfig, NeighborIndex, register
 from fungi_hb.index.source import FeatureSource
 
 logger = logging.getLogger(__name__)
@@ -130,11 +130,13 @@ def search_chunks(
     return ordered(scores, ids, k)
 
 
+@register
 class ExactIndex(NeighborIndex):
     """Searches the memory rows themselves, which stay where they are: on the GPU when they fit there,
     else mapped from their file and read chunk by chunk (the index folder holds only metadata)."""
 
     name = "exact"
+    auto_rank = 1  # `index.backend` auto where ScaNN is not installed, and for memories too small for it
 
     def __init__(self, data: torch.Tensor, k: int, config: IndexConfig) -> None:
         super().__init__(k, data.shape[0], data.shape[1])

@@ -1,26 +1,31 @@
 """ScaNN (method section 5): a partition tree, anisotropic quantisation and exact re-ranking.
 
 Built either as published, from every row at once (``in-memory``: the tree and quantiser are trained on
-all rows), or ``streamed``: trained on a random sample of rows, then filled chunk by chunk with ScaNN's
+all rows), or ``streamed``: trained on a seeded sample of rows, then filled chunk by chunk with ScaNN's
 ``upsert``, so no float32 copy of the whole memory is ever made; the re-ranking data can then be kept as
-bfloat16 or int8. A streamed index stores the memory row of each of its points (``row_ids.npy``).
+bfloat16 or int8. A streamed index stores the memory row of each of its points (``row_ids.npy``). Every
+build runs in a child process with a fixed memory layout, so that it repeats (``index.scann_build``).
 """
 
+import importlib.util
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index.base import IndexConfig, NeighborIndex
+from fungi_hb.index.base import IndexConfig, NeighborIndex, register
+from fungi_hb.index.scann_build import ROW_IDS, ScannRecipe, build_in_clean_process
 from fungi_hb.index.source import FeatureSource
 from fungi_hb.log import native_stderr_to
+from fungi_hb.system import package_version
 
 logger = logging.getLogger(__name__)
 
-ROW_IDS = "row_ids.npy"
 PICKLED_DOCIDS = "scann_docids.pkl"  # ScaNN would unpickle it on load: never written, never read here
+PUBLISHED_MARKER = "scann_assets.pbtxt"  # what every ScaNN folder holds (those of the published code too)
 REORDER_BYTES = {"float32": 4, "bfloat16": 2, "int8": 1}
 # A tree trained on fewer points per leaf than this loses recall (seen here: 31 per leaf cost 0.15 of
 # recall@10 against training on every row; 78 per leaf, none), so streamed builds train on at least it.
@@ -32,13 +37,13 @@ SPARSE_MARGIN = 4
 
 def _scann():
     try:
-        from scann.scann_ops.py import scann_builder, scann_ops_pybind
+        from scann.scann_ops.py import scann_ops_pybind
     except ImportError as exc:
         raise UserError(
             f"ScaNN is not importable here ({exc}). Install it (pip install 'scann>=1.4,<1.5'; Linux "
             "x86-64 only) or pass `index.backend` exact."
         ) from exc
-    return scann_ops_pybind, scann_builder
+    return scann_ops_pybind
 
 
 def clamped_leaves(config: IndexConfig, size: int) -> tuple[int, int]:
@@ -73,28 +78,20 @@ def warn_if_sparse(config: IndexConfig, rows: int) -> None:
         )
 
 
-def _searcher(data: np.ndarray, config: IndexConfig):
-    """A ScaNN searcher over ``data`` [n, D] float32 with the published builder chain."""
-    scann, builder_module = _scann()
-    leaves, to_search = clamped_leaves(config, data.shape[0])
-    quantize = getattr(builder_module.ReorderType, config.reorder_precision.upper())
-    builder = (
-        scann.builder(data, config.num_neighbors, "dot_product")
-        .tree(num_leaves=leaves, num_leaves_to_search=to_search, training_sample_size=data.shape[0])
-        .score_ah(
-            config.dimensions_per_block, anisotropic_quantization_threshold=config.anisotropic_quantization_threshold
-        )
-        .reorder(config.num_reordering_candidates, quantize=quantize)
-    )
-    with native_stderr_to(logger):
-        return builder.build()
+def training_sample(rows: int, config: IndexConfig) -> int:
+    """Rows a streamed build trains on."""
+    return min(rows, max(config.training_sample, MIN_TRAINING_PER_LEAF * config.num_leaves))
 
 
+@register
 class ScannIndex(NeighborIndex):
+    """ScaNN's searcher, loaded from its folder (every build is saved there first, by the child)."""
+
     name = "scann"
     precisions = ("float32", "bfloat16", "int8")  # the re-ranking data
     precision_of = "re-ranking"
     min_rows = 16  # anisotropic hashing trains 16 centres per block: fewer points and ScaNN refuses to build
+    auto_rank = 2  # the paper's search: what `index.backend` auto picks where it is installed
 
     def __init__(
         self, searcher, k: int | None, size: int | None, dim: int | None, row_ids: np.ndarray | None, settings: dict
@@ -104,7 +101,34 @@ class ScannIndex(NeighborIndex):
         self.row_ids = row_ids  # [M] memory row of each index point (streamed builds), else None
         self._settings = settings
 
-    repeatable_in_process = False  # a build over tied rows depends on the address layout
+    @classmethod
+    def unusable(cls, rows: int | None) -> str | None:
+        if importlib.util.find_spec("scann") is None:
+            return "ScaNN is not installed here (its wheels are for Linux x86-64)"
+        if rows is not None and rows < cls.min_rows:
+            return f"a memory of {rows} rows is too small for ScaNN (its quantiser needs at least {cls.min_rows})"
+        return None
+
+    @classmethod
+    def check_available(cls) -> None:
+        _scann()
+
+    @classmethod
+    def recognises(cls, folder: Path) -> bool:
+        return (Path(folder) / PUBLISHED_MARKER).is_file()
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        return package_version("scann")
+
+    @classmethod
+    def check_config(cls, config: IndexConfig) -> None:
+        if config.num_reordering_candidates < config.num_neighbors:
+            raise UserError(
+                f"`index.num_reordering_candidates` {config.num_reordering_candidates} is below "
+                f"`index.num_neighbors` {config.num_neighbors}: ScaNN would return fewer neighbours than asked. "
+                f"Raise it to at least {config.num_neighbors}."
+            )
 
     @classmethod
     def warn_about(cls, rows: int, config: IndexConfig) -> None:
@@ -112,41 +136,34 @@ class ScannIndex(NeighborIndex):
 
     @classmethod
     def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "ScannIndex":
+        streamed = config.build != "in-memory"
+        sample = training_sample(source.rows, config) if streamed else None
+        leaves, to_search = clamped_leaves(config, sample or source.rows)
+        recipe = ScannRecipe(
+            num_neighbors=config.num_neighbors,
+            num_leaves=leaves,
+            num_leaves_to_search=to_search,
+            dimensions_per_block=config.dimensions_per_block,
+            anisotropic_quantization_threshold=config.anisotropic_quantization_threshold,
+            num_reordering_candidates=config.num_reordering_candidates,
+            reorder_precision=config.reorder_precision,
+            rows=source.rows,
+            dim=source.dim,
+            sample=sample,
+        )
         settings = {"build": config.build, "reorder_precision": config.reorder_precision}
-        if config.build == "in-memory":
-            data = np.ascontiguousarray(source.tensor.numpy(), dtype=np.float32)  # (M, D)
-            return cls(_searcher(data, config), config.num_neighbors, source.rows, source.dim, None, settings)
-        return cls._build_streamed(source, config, settings)
-
-    @classmethod
-    def _build_streamed(cls, source: FeatureSource, config: IndexConfig, settings: dict) -> "ScannIndex":
-        rows = source.rows
-        sample_size = min(rows, max(config.training_sample, MIN_TRAINING_PER_LEAF * config.num_leaves))
-        generator = torch.Generator().manual_seed(rows)
-        sample = torch.randperm(rows, generator=generator)[:sample_size].sort().values  # (S,)
-        logger.info("Training the ScaNN tree and quantiser on %d of %d rows, then adding the rest.", sample_size, rows)
-        searcher = _searcher(np.ascontiguousarray(source.take(sample).numpy()), config)
-        in_sample = torch.zeros(rows, dtype=torch.bool)
-        in_sample[sample] = True
-        added, start = [sample], 0
-        searcher.searcher.reserve(rows)
-        for chunk in source.chunks(config.chunk_rows):
-            keep = ~in_sample[start : start + chunk.shape[0]]  # (n,)
-            ids = torch.arange(start, start + chunk.shape[0])[keep]
-            if len(ids):
-                with native_stderr_to(logger):
-                    searcher.searcher.upsert([None] * len(ids), np.ascontiguousarray(chunk[keep].numpy()), 4096)
-                added.append(ids)
-            start += chunk.shape[0]
-        row_ids = torch.cat(added).numpy()  # (M,) index point -> memory row
-        settings = dict(settings, training_sample=sample_size)
-        return cls(searcher, config.num_neighbors, rows, source.dim, row_ids, settings)
+        if streamed:
+            settings["training_sample"] = sample
+        with tempfile.TemporaryDirectory(prefix="fungi-hb-scann-") as folder:
+            build_in_clean_process(source, recipe, Path(folder), config.chunk_rows)
+            meta = {"k": config.num_neighbors, "size": source.rows, "dim": source.dim, "settings": settings}
+            return cls.load(Path(folder), meta, None, device)
 
     @classmethod
     def load(cls, folder: Path, meta: dict, features: torch.Tensor | None, device: torch.device) -> "ScannIndex":
         if (folder / PICKLED_DOCIDS).exists():
             raise UserError(f"{folder} holds {PICKLED_DOCIDS}, a pickle this tool does not load. Rebuild the index.")
-        scann, _ = _scann()
+        scann = _scann()
         with native_stderr_to(logger):
             searcher = scann.load_searcher(str(folder))
         row_ids = np.load(folder / ROW_IDS, allow_pickle=False) if (folder / ROW_IDS).is_file() else None
@@ -165,8 +182,7 @@ class ScannIndex(NeighborIndex):
         bookkeeping = rows * 280  # leaf lists, datapoint ids, upsert tables: ~264 B/row measured
         if config.build == "in-memory":
             return reorder + codes + bookkeeping + 2 * rows * dim * 4  # the rows read in, and ScaNN's copy
-        sample = min(rows, max(config.training_sample, MIN_TRAINING_PER_LEAF * config.num_leaves))
-        training = 5 * sample * dim * 4  # the sample and ScaNN's working copies, freed before the rows go in
+        training = 5 * training_sample(rows, config) * dim * 4  # the sample and ScaNN's working copies, freed before the rows go in
         return max(training, reorder + codes + bookkeeping) + 2 * config.chunk_rows * dim * 4
 
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Faiss (optional: ``pip install .[faiss]``): k-means inverted lists searched by inner product.
+"""Faiss (optional: ``pip install faiss-cpu``, or faiss-gpu): k-means inverted lists searched by inner product.
 
 Three kinds of index, chosen from the memory's rows and the (planned) settings:
 
@@ -21,6 +21,7 @@ point is its memory row. Search on a CUDA device moves the index to the GPU wher
 (faiss-gpu); the folder holds the CPU form (``faiss.index``).
 """
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -28,8 +29,8 @@ import numpy as np
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index.base import IndexConfig, NeighborIndex
-from fungi_hb.index.scann import clamped_leaves, warn_if_sparse
+from fungi_hb.index.backends.scann import clamped_leaves, warn_if_sparse
+from fungi_hb.index.base import IndexConfig, NeighborIndex, register
 from fungi_hb.index.source import FeatureSource
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _faiss():
         import faiss
     except ImportError as exc:
         raise UserError(
-            f"faiss is not importable here ({exc}). Install it (pip install '.[faiss]', or pip install faiss-cpu) "
+            f"faiss is not importable here ({exc}). Install it (pip install faiss-cpu, or faiss-gpu for GPUs) "
             "or pass `index.backend` exact or scann."
         ) from exc
     return faiss
@@ -104,7 +105,10 @@ def _as_array(rows: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(rows.detach().float().cpu().numpy())  # (n, D) float32
 
 
+@register
 class FaissIndex(NeighborIndex):
+    """A faiss index (flat, IVF-Flat or IVF-SQ8, see the module docstring); never chosen by auto."""
+
     name = "faiss"
     precisions = ("float32", "int8")  # IVF-Flat, IVF-SQ8 re-ranked exactly
     precision_of = "codes"
@@ -119,8 +123,16 @@ class FaissIndex(NeighborIndex):
         self._settings = settings
 
     @classmethod
+    def unusable(cls, rows: int | None) -> str | None:
+        return "faiss is not installed here" if importlib.util.find_spec("faiss") is None else None
+
+    @classmethod
     def check_available(cls) -> None:
         _faiss()
+
+    @classmethod
+    def library_version(cls) -> str | None:
+        return getattr(_faiss(), "__version__", None)
 
     @classmethod
     def warn_about(cls, rows: int, config: IndexConfig) -> None:
