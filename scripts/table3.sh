@@ -17,6 +17,7 @@
 #   WEIGHTS=random: random backbones (for a dry run)   DEVICE=auto   LAYER=backbone.blocks.-1.attn.proj (the last block's)
 #   LAYOUT=published (FUNGI negatives; or true)
 #   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512  NUM_LEAVES_TO_SEARCH=32  NUM_NEIGHBORS=30
+#   FEATURES="embeddings fungi" (the rows: raw features and FUNGI; one of them alone runs only that row)
 #   EXTRA_ARGS="" (added to every command)  TABLE_NAME=table3 (OUT_DIR/<name>.md and .csv)
 #   NPROC=1 (processes, e.g. one per GPU)  TORCHRUN_ARGS="" (torchrun flags, several nodes; see _launch.sh)
 set -euo pipefail
@@ -26,7 +27,7 @@ source scripts/_launch.sh
 DATA_DIR=${DATA_DIR:-./VOCSegmentation}
 OUT_DIR=${OUT_DIR:-runs/table3}
 BACKBONES=${BACKBONES:-"dino_vits16 dino_vitb16"}
-MEMORY_SIZES=${MEMORY_SIZES:-"102400 1024000 10240000"}
+MEMORY_SIZES=${MEMORY_SIZES-"102400 1024000 10240000"}  # set but empty: no memory-size cells
 SEEDS=${SEEDS:-${SEED:-42}}
 read -r -a SEED_LIST <<< "$SEEDS"
 cell_dir() {  # cell_dir BASE: BASE for one seed (the layout of earlier runs), BASE/seed<S> for several
@@ -67,8 +68,8 @@ set_weights() {  # W=(the --weights argument for backbone $1), empty for the hub
 # run_cell CELL_DIR "MEMORY ARGS" "EVALUATION ARGS": support index, then both rows, each skipped if done
 run_cell() {
   local cell=$1
-  read -r -a memory <<< "$2"
-  read -r -a evaluation <<< "$3"
+  read -r -d '' -a memory <<< "$2" || true  # -d '': every line (a multi-line string is not cut at its first)
+  read -r -d '' -a evaluation <<< "$3" || true
   if [ ! -f "$cell/support/features.meta.json" ]; then
     mkdir -p "$cell/support/index"
     launch create_memory_bank.py "${BACKBONE[@]}" "${memory[@]}" "${LEAVES[@]}" "${AH[@]}" \
@@ -76,15 +77,15 @@ run_cell() {
         --memory-bank "$cell/support/features.pth" --memory-bank-labels "$cell/support/labels.pth" \
         --scann-index "$cell/support/index" "${EXTRA[@]}"
   fi
-  for FEATURES in embeddings fungi; do
-    if [ -f "$cell/results_$FEATURES.json" ]; then
-      echo "skip $cell/results_$FEATURES.json (exists)"; continue
+  for ROW in ${FEATURES:-embeddings fungi}; do
+    if [ -f "$cell/results_$ROW.json" ]; then
+      echo "skip $cell/results_$ROW.json (exists)"; continue
     fi
-    launch eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features $FEATURES \
+    launch eval_gradients.py "${BACKBONE[@]}" "${memory[@]}" "${evaluation[@]}" "${AH[@]}" --features "$ROW" \
         --use-fp16 --batch-size "${EVAL_BATCH_SIZE:-4}" --gradients-layer "${LAYER:-backbone.blocks.-1.attn.proj}" \
         --latent-dim 96 --num-negative-neighbors 2 --negative-batch-percent 0.5 --negatives-layout "${LAYOUT:-published}" \
         --memory-bank "$cell/support/features.pth" --scann-index "$cell/support/index" \
-        --output "$cell/results_$FEATURES.json" "${EXTRA[@]}"
+        --output "$cell/results_$ROW.json" "${EXTRA[@]}"
   done
 }
 
