@@ -17,12 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.data.checks import check_samples  # noqa: E402
-from fungi_hb.data.datasets.registry import open_dataset  # noqa: E402
-from fungi_hb.data.samples import DataConfig, train_samples  # noqa: E402
-from fungi_hb.data.synthetic import make_synthetic_dataset  # noqa: E402
+from fungi_hb.data.checks import check_samples
+from fungi_hb.data.config import DataConfig
+from fungi_hb.data.datasets.registry import open_dataset
+from fungi_hb.data.samples import train_samples
+from fungi_hb.data.synthetic import make_synthetic_dataset
 
 
 def main() -> int:

@@ -22,26 +22,25 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.data.datasets.registry import open_dataset  # noqa: E402
-from fungi_hb.data.samples import DataConfig, train_samples  # noqa: E402
-from fungi_hb.data.synthetic import make_synthetic_dataset  # noqa: E402
-from fungi_hb.data.transforms import TransformConfig  # noqa: E402
-from fungi_hb.features.backbones import BackboneConfig, build_backbone  # noqa: E402
-from fungi_hb.features.embeddings import EmbeddingExtractor  # noqa: E402
-from fungi_hb.features.support import Support  # noqa: E402
-from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel  # noqa: E402
-from fungi_hb.fungi.projection import make_projection  # noqa: E402
-from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402
-from fungi_hb.index import IndexConfig, TensorSource, build_index  # noqa: E402
-from fungi_hb.log import setup_logging  # noqa: E402
-from fungi_hb.memory.build import extract_memory_pieces  # noqa: E402
-from fungi_hb.memory.plan import plan_memory  # noqa: E402
-from fungi_hb.memory.types import MemoryConfig  # noqa: E402
-from fungi_hb.precision import autocast_dtype  # noqa: E402
-from fungi_hb.runs.distributed import World, device_for  # noqa: E402
-from fungi_hb.runs.store import PieceStore  # noqa: E402
+from fungi_hb.data.config import DataConfig
+from fungi_hb.data.datasets.registry import open_dataset
+from fungi_hb.data.samples import train_samples
+from fungi_hb.data.synthetic import make_synthetic_dataset
+from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.features.backbones import BackboneConfig, build_backbone
+from fungi_hb.features.embeddings import EmbeddingExtractor
+from fungi_hb.features.support import Support
+from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel
+from fungi_hb.fungi.projection import make_projection
+from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width
+from fungi_hb.index import IndexConfig, TensorSource, build_index
+from fungi_hb.log import setup_logging
+from fungi_hb.memory.build import extract_memory_pieces
+from fungi_hb.memory.plan import plan_memory
+from fungi_hb.memory.types import MemoryConfig
+from fungi_hb.precision import autocast_dtype
+from fungi_hb.runs.distributed import World, device_for
+from fungi_hb.runs.store import PieceStore
 
 
 def main() -> int:

@@ -20,10 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from fungi_hb.data.synthetic import make_synthetic_dataset
 
-from fungi_hb.data.synthetic import make_synthetic_dataset  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(nproc: int, data: Path, out: Path, args: argparse.Namespace) -> dict:

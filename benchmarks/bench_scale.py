@@ -31,13 +31,11 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.errors import UserError  # noqa: E402
-from fungi_hb.index import FileSource, IndexConfig, TensorSource, build_index  # noqa: E402
-from fungi_hb.index.plan import plan_index  # noqa: E402
-from fungi_hb.log import setup_logging  # noqa: E402
-from fungi_hb.storage.matrix_file import write_matrix  # noqa: E402
+from fungi_hb.errors import UserError
+from fungi_hb.index import FileSource, IndexConfig, TensorSource, build_index
+from fungi_hb.index.plan import plan_index
+from fungi_hb.log import setup_logging
+from fungi_hb.storage.matrix_file import write_matrix
 
 CHUNK = 131_072
 BACKENDS_HERE = ("faiss", "scann", "exact")

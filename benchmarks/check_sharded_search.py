@@ -14,18 +14,15 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.index.base import IndexConfig  # noqa: E402
-from fungi_hb.index.backends.exact import ExactIndex  # noqa: E402
-from fungi_hb.index.sharded import ShardedExactIndex  # noqa: E402
-from fungi_hb.index.source import TensorSource  # noqa: E402
+from fungi_hb.index.backends.exact import ExactIndex
+from fungi_hb.index.base import IndexConfig
+from fungi_hb.index.sharded import ShardedExactIndex
+from fungi_hb.index.source import TensorSource
 
 
 def main() -> None:

@@ -11,17 +11,14 @@ Prints one JSON line; passes when the minimum cosine is above 0.99.
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.features.backbones import BackboneConfig, build_backbone  # noqa: E402
-from fungi_hb.fungi import FungiConfig, FungiModel, fungi_features  # noqa: E402
-from fungi_hb.fungi.projection import make_projection  # noqa: E402
-from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width  # noqa: E402
-from fungi_hb.log import setup_logging  # noqa: E402
+from fungi_hb.features.backbones import BackboneConfig, build_backbone
+from fungi_hb.fungi import FungiConfig, FungiModel, fungi_features
+from fungi_hb.fungi.projection import make_projection
+from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width
+from fungi_hb.log import setup_logging
 
 LAYER = "backbone.blocks.11.attn.proj"
 

@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.data.datasets.registry import open_dataset  # noqa: E402
-from fungi_hb.data.samples import DataConfig, val_samples  # noqa: E402
-from fungi_hb.data.transforms import TransformConfig, val_transform  # noqa: E402
+from fungi_hb.data.config import DataConfig
+from fungi_hb.data.datasets.registry import open_dataset
+from fungi_hb.data.samples import val_samples
+from fungi_hb.data.transforms import TransformConfig, val_transform
 
 
 def main() -> int:

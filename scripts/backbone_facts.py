@@ -8,11 +8,8 @@ have no official file. Exits 2 with a one-line reason for a name that does not s
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.features.families import HUB_BACKBONES, patch_size_of  # noqa: E402
+from fungi_hb.features.families import hub_backbones, patch_size_of
 
 
 def main(argv: list[str]) -> int:
@@ -24,7 +21,7 @@ def main(argv: list[str]) -> int:
     if patch is None:
         sys.stderr.write(f"{model} does not say its patch size: name a hub model or a timm ViT '..._patch<p>...'\n")
         return 2
-    entry = HUB_BACKBONES.get(model)
+    entry = hub_backbones().get(model)
     sys.stdout.write(f"{patch} {entry.file_glob if entry is not None else '-'}\n")
     return 0
 

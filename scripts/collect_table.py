@@ -10,11 +10,9 @@ import logging
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from fungi_hb.errors import UserError  # noqa: E402
-from fungi_hb.evaluation.results_table import EFFICIENT, collect, write_tables  # noqa: E402
-from fungi_hb.log import setup_logging  # noqa: E402
+from fungi_hb.errors import UserError
+from fungi_hb.evaluation.results_table import EFFICIENT, collect, write_tables
+from fungi_hb.log import setup_logging
 
 
 def no_results(folder: Path) -> str:

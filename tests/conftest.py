@@ -1,6 +1,5 @@
 """Shared fixtures: the goldens folder, small synthetic datasets, a tiny random backbone."""
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -58,21 +57,10 @@ def eval_args(data: Path, support: Path, *extra: str) -> list[str]:
 
 
 def make_data(folder: Path, num_train: int, num_val: int = 4) -> str:
-    """A small dataset written by the user-facing generator script; returns its --data-dir."""
-    command = [
-        sys.executable,
-        "scripts/make_synthetic_data.py",
-        str(folder),
-        "--num-train",
-        str(num_train),
-        "--num-val",
-        str(num_val),
-        "--height",
-        "48",
-        "--width",
-        "64",
-    ]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    """A small 48 x 64 dataset in the published VOC layout; returns its --data-dir."""
+    from fungi_hb.data.synthetic import make_synthetic_dataset
+
+    return str(make_synthetic_dataset(folder, num_train, num_val, size=(48, 64)))
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +71,12 @@ def support_index(synthetic_voc, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("support")
     assert main(bank_args(synthetic_voc, out)) == 0
     return out
+
+
+def timm_backbone(vit, model: str = "vit_tiny_patch16_224"):
+    """A timm ViT module as the pipeline's Backbone (its facts read off the module)."""
+    from fungi_hb.features.models.base import Backbone, BackboneInfo, forward_features
+
+    patch, size = vit.patch_embed.patch_size[0], vit.patch_embed.img_size[0]
+    info = BackboneInfo(model, "random", vit.embed_dim, patch, size, vit.num_prefix_tokens, len(vit.blocks))
+    return Backbone(vit, forward_features, info)

@@ -13,8 +13,9 @@ import pytest
 from conftest import ROOT, bank_args
 from fungi_hb.cli import create_memory_bank
 from fungi_hb.data import checks
+from fungi_hb.data.config import DataConfig
 from fungi_hb.data.datasets.registry import open_dataset
-from fungi_hb.data.samples import DataConfig, train_samples
+from fungi_hb.data.samples import train_samples
 from fungi_hb.data.synthetic import make_synthetic_dataset
 
 
@@ -28,14 +29,15 @@ def damage(image: Path) -> None:
 def damaged_after_the_check(data: Path, index: int) -> Path:
     """Every training file passes the check (into its cache, under $XDG_CACHE_HOME); then training sample
     ``index`` rots on the disk: its bytes change, the cache still holds its stamp."""
-    dataset = open_dataset(data, "auto", False)
+    dataset = open_dataset(data)
     samples = train_samples(dataset, DataConfig(data), 42)
     checks.check_samples(samples, dataset.classes, "training", 1)
-    damage(samples[index].image)
-    path = checks._cache_file(dataset.classes)
-    stamps = {json.dumps([checks._stamp(s.image), checks._stamp(s.mask)]) for s in samples}
+    image = Path(str(samples[index].image))
+    damage(image)
+    path = checks._cache_file(dataset.classes.name)
+    stamps = {json.dumps([s.image.stamp(), s.mask.stamp()]) for s in samples}
     checks._save_cache(path, checks._load_cache(path) | stamps)
-    return samples[index].image
+    return image
 
 
 @pytest.fixture()

@@ -7,11 +7,14 @@ from PIL import Image
 from torchvision.transforms import RandomResizedCrop
 
 from fungi_hb.data.checks import check_samples
+from fungi_hb.data.config import DataConfig
 from fungi_hb.data.datasets.ade20k import ADE20K_CLASSES
+from fungi_hb.data.datasets.base import ClassOptions
 from fungi_hb.data.datasets.registry import open_dataset
-from fungi_hb.data.samples import DataConfig, subset_ids, train_samples, val_samples
-from fungi_hb.data.segmentation import AugmentedSegmentation, ResizedSegmentation
+from fungi_hb.data.loading import Augmentation, AugmentedImages, ResizedImages
+from fungi_hb.data.samples import subset_ids, train_samples, val_samples
 from fungi_hb.data.synthetic import make_synthetic_dataset
+from fungi_hb.data.targets import MaskReader
 from fungi_hb.data.transforms import TransformConfig, sample_crop
 from fungi_hb.errors import UserError
 
@@ -37,7 +40,7 @@ def test_ade20k_is_detected_with_150_or_151_classes(tmp_path):
         assert dataset.classes.name == "ade20k-150" and dataset.classes.num_classes == 150
     table = dataset.classes.lookup()
     assert table[0] == 255 and table[1] == 0 and table[150] == 149 and table[151] == -1
-    other = open_dataset(root, keep_other=True).classes
+    other = open_dataset(root, options=ClassOptions(keep_other=True)).classes
     assert other.name == "ade20k-151" and other.class_names[0] == "other" and other.lookup()[150] == 150
     assert len(ADE20K_CLASSES) == 150 and len(set(ADE20K_CLASSES)) == 150
     config = DataConfig(root)
@@ -86,20 +89,25 @@ def test_crop_parameters_follow_torchvision(seed):
 
 
 def test_augmentation_depends_on_seed_stage_epoch_and_index_only(synthetic_voc):
-    samples = train_samples(open_dataset(synthetic_voc), DataConfig(synthetic_voc), 0)
+    dataset = open_dataset(synthetic_voc)
+    samples, reader = train_samples(dataset, DataConfig(synthetic_voc), 0), MaskReader(dataset.classes)
     cfg = TransformConfig()
-    a = AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support", epochs=2)
+
+    def augmented(seed: int, stage: str, epochs: int = 1) -> AugmentedImages:
+        return AugmentedImages(samples, Augmentation(64, cfg, seed, stage, epochs), reader)
+
+    a = augmented(1, "support", 2)
     assert len(a) == 2 * len(samples)
     image, mask, index, seed = a[3]
     assert image.shape == (3, 64, 64) and mask.shape == (1, 64, 64) and mask.dtype == torch.uint8 and index == 3
     assert torch.equal(image, a[3].images) and a[3].seeds == seed
-    assert torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="support")[3].images)
+    assert torch.equal(image, augmented(1, "support")[3].images)
     second_epoch = a[len(samples) + 3]
     assert second_epoch.indices == 3 and not torch.equal(image, second_epoch.images)
-    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=1, stage="eval")[3].images)
-    assert not torch.equal(image, AugmentedSegmentation(samples, 64, cfg, seed=2, stage="support")[3].images)
+    assert not torch.equal(image, augmented(1, "eval")[3].images)
+    assert not torch.equal(image, augmented(2, "support")[3].images)
     assert set(mask.unique().tolist()) <= set(range(21)) | {255}
-    v_image, v_mask, _, _ = ResizedSegmentation(samples, 64, cfg, seed=1)[0]
+    v_image, v_mask, _, _ = ResizedImages(samples, 64, cfg, 1, reader)[0]
     assert v_image.shape == (3, 64, 64) and 255 in v_mask.unique().tolist()
 
 
@@ -107,9 +115,9 @@ def test_ade20k_masks_are_mapped_to_classes(tmp_path):
     root = make_synthetic_dataset(tmp_path, num_train=2, num_val=1, layout="ade20k", size=(48, 64))
     dataset = open_dataset(root)
     samples = val_samples(dataset, DataConfig(root))
-    lookup = torch.from_numpy(dataset.classes.lookup()).long()
-    raw = ResizedSegmentation(samples, 48, TransformConfig(), 0)[0].masks
-    mapped = ResizedSegmentation(samples, 48, TransformConfig(), 0, lookup)[0].masks
+    mapped = ResizedImages(samples, 48, TransformConfig(), 0, MaskReader(dataset.classes))[0].targets[0]
+    keep_other = MaskReader(open_dataset(root, options=ClassOptions(keep_other=True)).classes)
+    raw = ResizedImages(samples, 48, TransformConfig(), 0, keep_other)[0].targets[0]  # values as they are
     assert torch.equal(mapped[raw == 0], torch.full_like(mapped[raw == 0], 255))  # "other" is ignored
     assert torch.equal(mapped[(raw > 0) & (raw <= 150)], raw[(raw > 0) & (raw <= 150)] - 1)
 
@@ -185,7 +193,8 @@ def test_damaged_files_are_refused_up_front(checked, kind, message):
 
 
 def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_ids(tmp_path):
+    from fungi_hb.data.files import FolderTree
     from fungi_hb.data.samples import read_ids
 
     (tmp_path / "list.txt").write_bytes(b"\xef\xbb\xbf2007_000000\r\n\r\n2007_000001\r\n")
-    assert read_ids(tmp_path / "list.txt", "train") == ["2007_000000", "2007_000001"]
+    assert read_ids(FolderTree(tmp_path), "list.txt", "train") == ["2007_000000", "2007_000001"]

@@ -5,7 +5,11 @@ import timm
 import torch
 import torch.nn.functional as F
 
+from conftest import timm_backbone
 from fungi_hb.features.embeddings import EmbeddingExtractor
+from fungi_hb.precision import Placement
+
+CPU = Placement(torch.device("cpu"))
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +20,7 @@ def vit():
 
 def test_tokens_are_the_final_normalised_patch_tokens(vit):
     images = torch.randn(2, 3, 64, 64)
-    out = EmbeddingExtractor(vit, 1, torch.device("cpu"), None, "tokens")(images)
+    out = EmbeddingExtractor(timm_backbone(vit), CPU, "tokens")(images)
     torch.testing.assert_close(out, vit.forward_features(images)[:, 1:])
 
 
@@ -31,11 +35,11 @@ def test_keys_are_the_last_blocks_attention_keys(vit):
     width = vit.embed_dim
     weight, bias = block.attn.qkv.weight[width : 2 * width], block.attn.qkv.bias[width : 2 * width]
     expected = F.linear(seen["x"], weight, bias)[:, 1:]  # (B, P, E): k = W_k norm1(x) + b_k
-    out = EmbeddingExtractor(vit, 1, torch.device("cpu"), None, "keys")(images)
+    out = EmbeddingExtractor(timm_backbone(vit), CPU, "keys")(images)
     torch.testing.assert_close(out, expected)
     assert not vit.blocks[-1].attn.qkv._forward_hooks  # the hook is gone
 
 
 def test_unknown_source_is_refused(vit):
     with pytest.raises(ValueError, match="unknown embeddings source"):
-        EmbeddingExtractor(vit, 1, torch.device("cpu"), None, "values")
+        EmbeddingExtractor(timm_backbone(vit), CPU, "values")

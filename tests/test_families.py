@@ -11,9 +11,11 @@ from fungi_hb.errors import UserError
 from fungi_hb.features.backbones import BackboneConfig, build_backbone
 from fungi_hb.features.checkpoints import hub_checkpoint_path
 from fungi_hb.features.embeddings import EmbeddingExtractor, keys_unavailable
-from fungi_hb.features.families import HUB_BACKBONES, patch_size_of, positions_rule
+from fungi_hb.features.families import hub_backbones, patch_size_of, positions_rule
+from fungi_hb.features.models.base import Backbone, forward_features
 from fungi_hb.features.pos_embed import interpolate_pos_embed, prefix_positions
 from fungi_hb.fungi.token_gradients import concrete_path, resolve_linear
+from fungi_hb.precision import Placement
 
 
 def images(size: int, seed: int = 1) -> torch.Tensor:
@@ -64,12 +66,14 @@ def test_a_timm_checkpoint_of_a_family_follows_the_family_rule(tmp_path):
 def test_mae_style_file_and_safetensors_load(tmp_path):
     from safetensors.torch import save_file
 
-    state = timm_style_file(tmp_path / "mae.pth", "vit_base_patch16_224", wrapper="model")
-    backbone, _ = build_backbone(BackboneConfig("vit_base_patch16_224.mae", str(tmp_path / "mae.pth"), 64, 16))
+    state = timm_style_file(tmp_path / "mae.pth", "vit_small_patch16_224", wrapper="model")
+    backbone, _ = build_backbone(
+        BackboneConfig("vit_small_patch16_224.augreg_in21k", str(tmp_path / "mae.pth"), 64, 16)
+    )
     expected = interpolate_pos_embed(state["pos_embed"], 4, 1, "timm")
     torch.testing.assert_close(backbone.pos_embed, expected, atol=0, rtol=0)
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "model.safetensors"))
-    again, _ = build_backbone(BackboneConfig("vit_base_patch16_224", str(tmp_path / "model.safetensors"), 64, 16))
+    again, _ = build_backbone(BackboneConfig("vit_small_patch16_224", str(tmp_path / "model.safetensors"), 64, 16))
     torch.testing.assert_close(again.blocks[3].mlp.fc1.weight, state["blocks.3.mlp.fc1.weight"])
 
 
@@ -97,7 +101,7 @@ def test_hub_names_say_their_family():
     assert patch_size_of("resnet50") is None
     import timm
 
-    assert all(timm.is_model(entry.architecture) for entry in HUB_BACKBONES.values())
+    assert all(timm.is_model(entry.architecture) for entry in hub_backbones().values())
 
 
 def test_dinov3_files_in_the_hub_cache_are_found_by_their_hashed_name(tmp_path, monkeypatch):
@@ -175,7 +179,7 @@ def test_keys_work_for_every_family_or_say_why_not(model, patch, why):
     reason = keys_unavailable(backbone)
     if why is None:
         assert reason is None
-        keys = EmbeddingExtractor(backbone, info.num_prefix_tokens, torch.device("cpu"), None, "keys")(
+        keys = EmbeddingExtractor(Backbone(backbone, forward_features, info), Placement(torch.device("cpu")), "keys")(
             images(4 * patch)
         )
         assert keys.shape == (2, 16, info.embed_dim)

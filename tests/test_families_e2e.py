@@ -25,9 +25,9 @@ FAMILIES = {  # model, how its file is written, patch size
     "DINOv2": ("dinov2_vits14", lambda p: dinov2_file(p, registers=False), 14),
     "DINOv2+registers": ("dinov2_vits14_reg", lambda p: dinov2_file(p, registers=True), 14),
     "DINOv3": ("dinov3_vits16", lambda p: dinov3_file(p, biases=True), 16),
-    "MAE-style timm ViT": (
-        "vit_base_patch16_224.mae",
-        lambda p: timm_style_file(p, "vit_base_patch16_224", "model"),
+    "timm ViT with a weights tag": (
+        "vit_small_patch16_224.augreg_in21k",
+        lambda p: timm_style_file(p, "vit_small_patch16_224", "model"),
         16,
     ),
 }

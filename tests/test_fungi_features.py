@@ -14,6 +14,7 @@ from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel, NeighborLayo
 from fungi_hb.fungi.loss import patch_info_nce
 from fungi_hb.fungi.negatives import pool_negatives, select_negatives
 from fungi_hb.fungi.token_gradients import resolve_linear
+from fungi_hb.precision import Placement
 from fungi_hb.seeding import uniform_draws
 
 LAYER = "backbone.blocks.1.attn.proj"
@@ -39,7 +40,6 @@ def test_golden(name, layout, chunk):
     config = FungiConfig(LAYER, 8, 2, 1.0, 0.07, layout, chunk)
     out = fungi_features(
         model,
-        resolve_linear(model, LAYER),
         torch.from_numpy(g["images"]),
         torch.from_numpy(g["projection"]),
         neighbors,
@@ -95,7 +95,7 @@ def test_equals_per_token_autograd_reference(path, layout):
         return support[torch.topk(tokens @ support.T, 3, dim=-1).indices]  # (B, T, 3, E)
 
     config = FungiConfig(path, 8, 2, 1.0, 0.07, layout)
-    fast = fungi_features(model, layer, images, projection, neighbors, config)
+    fast = fungi_features(model, images, projection, neighbors, config)
     slow = slow_fungi_features(model, path, images, projection, neighbors, config)
     torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-5)
 
@@ -133,9 +133,8 @@ def test_bfloat16_autocast_matches_float32():
         return support[torch.topk(tokens @ support.T, 4, dim=-1).indices]
 
     config = FungiConfig(LAYER, 8, 2, 1.0)
-    layer = resolve_linear(model, LAYER)
-    full = fungi_features(model, layer, images, projection, neighbors, config)
-    mixed = fungi_features(model, layer, images, projection, neighbors, config, autocast_dtype=torch.bfloat16)
+    full = fungi_features(model, images, projection, neighbors, config)
+    mixed = fungi_features(model, images, projection, neighbors, config, autocast_dtype=torch.bfloat16)
     assert not torch.equal(full, mixed)  # bf16 really ran
     assert (full * mixed).sum(-1).min().item() > 0.99
 
@@ -152,13 +151,11 @@ def test_extractor_draws_each_images_negatives_from_its_own_stream():
         return support[torch.topk(tokens @ support.T, 4, dim=-1).indices]
 
     config = FungiConfig(LAYER, 8, 2, 0.5)
-    extractor = FungiExtractor(model, projection, neighbors, config, 1, 4, torch.device("cpu"), None)
+    extractor = FungiExtractor(model, projection, neighbors, config, 17, Placement(torch.device("cpu")))
     seeds = torch.tensor([11, 12, 13])
     batch = extractor(images, seeds)
     draws = uniform_draws(seeds, "negatives", 17 * 2)
-    expected = fungi_features(
-        model, resolve_linear(model, LAYER), images, projection, neighbors, config, negative_draws=draws
-    )
+    expected = fungi_features(model, images, projection, neighbors, config, negative_draws=draws)
     torch.testing.assert_close(batch, expected)
     torch.testing.assert_close(extractor(images[1:2], seeds[1:2]), batch[1:2], rtol=1e-4, atol=1e-5)
     assert not torch.allclose(extractor(images[1:2], seeds[:1]), batch[1:2], rtol=1e-4, atol=1e-5)
@@ -169,7 +166,5 @@ def test_an_unused_layer_is_refused():
     model.backbone.extra = torch.nn.Linear(32, 32)  # a Linear layer the forward pass never calls
     config = FungiConfig("backbone.extra", 8, 2, 1.0)
     projection = torch.ones(32, 32 * 33, dtype=torch.int8)
-    with pytest.raises(ValueError, match="takes no part"):
-        fungi_features(
-            model, model.backbone.extra, torch.randn(1, 3, 32, 32), projection, lambda t: t[:, :, None], config
-        )
+    with pytest.raises(ValueError, match="not called as a module"):
+        fungi_features(model, torch.randn(1, 3, 32, 32), projection, lambda t: t[:, :, None], config)

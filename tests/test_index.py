@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.index import IndexConfig, NeighborIndex, TensorSource, backends, load_index, save_index
+from fungi_hb.index import IndexConfig, NeighborIndex, TensorSource, backend_classes, load_index, save_index
 from fungi_hb.index import build_index as build_from_source
 
 
@@ -93,7 +93,7 @@ def test_index_errors(tmp_path):
 
 
 def test_every_backend_implements_the_interface():
-    for name, backend in backends().items():
+    for name, backend in backend_classes().items():
         assert issubclass(backend, NeighborIndex) and backend.name == name
         index = build_index(clustered(300, 8), IndexConfig(backend=name, num_neighbors=3, num_leaves=8))
         ids = index.search(clustered(4, 8, seed=2))

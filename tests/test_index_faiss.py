@@ -180,7 +180,7 @@ def test_bfloat16_which_faiss_does_not_keep_becomes_int8(caplog):
 
 def test_missing_faiss_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss now raises ImportError
-    with pytest.raises(UserError, match=r"pip install '\.\[faiss\]'.*`index.backend` exact or scann"):
+    with pytest.raises(UserError, match=r"pip install faiss-cpu.*`index.backend` exact or scann"):
         resolve_backend("faiss", 1000)
     with pytest.raises(UserError, match="faiss is not importable"):
         FaissIndex.build(TensorSource(clustered(100, 8)), faiss_config(), torch.device("cpu"))

@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from conftest import golden
-from fungi_hb.evaluation.hummingbird import predict_batch
-from fungi_hb.evaluation.label_transfer import transfer_labels
+from fungi_hb.evaluation.hummingbird import Transfer, predict_batch
+from fungi_hb.evaluation.label_transfer import transfer_labels, upsample_predictions
 from fungi_hb.evaluation.miou import confusion_matrix, matched_miou
 from fungi_hb.memory.types import Memory
 
@@ -36,6 +36,7 @@ def test_evaluation_stage_golden_end_to_end():
     queries = torch.from_numpy(g["query_features"])  # (3, 16, 16)
     k = int(g["num_neighbors"])
     ids = torch.topk(queries.flatten(0, 1) @ memory.features.T, k, dim=1).indices  # (48, k)
-    pred = predict_batch(queries, ids, memory, float(g["temperature"]), int(g["grid"]), 32)  # (3, 32, 32)
+    transfer = Transfer(transfer_labels, upsample_predictions, float(g["temperature"]), int(g["grid"]), 32)
+    pred = predict_batch(queries, ids, memory, transfer)  # (3, 32, 32)
     conf = confusion_matrix(torch.from_numpy(g["val_masks"])[:, 0], pred, 21)
     assert abs(matched_miou(conf.numpy()).miou - float(g["expected_miou"])) < 1e-9

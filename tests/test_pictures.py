@@ -2,10 +2,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fungi_hb.data.datasets.base import bit_palette
+from fungi_hb.data.datasets.base import ClassSpec, bit_palette, identity_mapping
 from fungi_hb.data.transforms import TransformConfig
 from fungi_hb.evaluation.figure import GAP, MIN_SIDE, TITLE, image_iou, panels
-from fungi_hb.evaluation.pictures import pixel_accuracy, save_pictures, to_uint8_image
+from fungi_hb.evaluation.pictures import Picture, pixel_accuracy, save_pictures, to_uint8_image
 
 
 def test_normalisation_is_undone():
@@ -36,14 +36,20 @@ def test_panel_puts_image_truth_and_prediction_side_by_side_with_ignore_marked()
     assert (out[0, 8 + 2 * GAP] == colours[2]).all() and (out[3, 8 + 2 * GAP] == colours[255]).all()
 
 
-def test_saved_pictures_apply_the_matching_and_name_the_accuracy(tmp_path):
-    truth = torch.tensor([[[1, 1], [0, 255]]], dtype=torch.uint8)
-    predicted = torch.tensor([[[0, 0], [1, 1]]], dtype=torch.uint8)  # ids swapped by the model
-    matching = np.array([1, 0])
-    images = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
-    (path,) = save_pictures(tmp_path, ["img"], images, truth, predicted, matching, bit_palette(), ("bg", "cat"))
-    assert path.name == "img_acc100.0.png"
-    drawn = np.asarray(Image.open(path))  # titles, the panels enlarged to MIN_SIDE, the key below
+CLASSES = ClassSpec("two", ("bg", "cat"), identity_mapping(2), None, bit_palette())
+
+
+def metrics(matching, miou=50.0, present=("bg", "cat")):
+    return {"matching": matching, "miou_percent": miou, "num_classes": 2, "present_classes": list(present),
+            "miou_present_percent": miou}  # fmt: skip
+
+
+def test_saved_pictures_apply_the_matching_and_say_what_the_numbers_are_over(tmp_path):
+    truth = np.array([[1, 1], [0, 255]], dtype=np.uint8)
+    predicted = np.array([[0, 0], [1, 1]], dtype=np.uint8)  # ids swapped by the model
+    image = np.zeros((3, 2, 2), dtype=np.uint8)
+    save_pictures(tmp_path, [Picture("img", image, truth, predicted)], CLASSES, metrics([1, 0], 61.25))
+    drawn = np.asarray(Image.open(tmp_path / "img.png"))  # titles, the panels enlarged to MIN_SIDE, the key below
     colours = np.asarray(bit_palette(), dtype=np.uint8).reshape(256, 3)
     assert drawn.shape[1] == 3 * MIN_SIDE + 2 * GAP and drawn.shape[0] > TITLE + MIN_SIDE
     prediction = drawn[TITLE : TITLE + MIN_SIDE, 2 * (MIN_SIDE + GAP) :]  # (S', S', 3), after the matching
@@ -53,7 +59,8 @@ def test_saved_pictures_apply_the_matching_and_name_the_accuracy(tmp_path):
     for cls in (0, 1, 255):  # a swatch for each class shown, and for the unscored pixels
         assert (key == colours[cls]).all(axis=-1).sum() >= 100
     index = (tmp_path / "index.html").read_text()
-    assert 'src="img_acc100.0.png"' in index and "pixel accuracy 100.0%" in index
+    assert 'src="img.png"' in index and "pixel accuracy 100.0%" in index and "mean IoU over the classes of" in index
+    assert "mIoU 61.25% over all 2 classes" in index
 
 
 def test_image_iou_is_over_the_classes_in_the_truth():
@@ -63,14 +70,15 @@ def test_image_iou_is_over_the_classes_in_the_truth():
 
 
 def test_a_rerun_replaces_the_pictures_of_the_same_images_only(tmp_path):
-    truth = torch.tensor([[[1, 1], [0, 0]]], dtype=torch.uint8)
-    images = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
-    unrelated = [tmp_path / "img_2_acc50.0.png", tmp_path / "img_acc50.0.png.txt", tmp_path / "notes.txt"]
+    truth = np.array([[1, 1], [0, 0]], dtype=np.uint8)
+    image = np.zeros((3, 2, 2), dtype=np.uint8)
+    unrelated = [tmp_path / "img_2.png.txt", tmp_path / "notes.txt"]
     for path in unrelated:
         path.write_text("mine")
-    (first,) = save_pictures(tmp_path, ["img"], images, truth, truth, np.array([0, 1]), bit_palette())
-    assert first.name == "img_acc100.0.png"
-    (path,) = save_pictures(tmp_path, ["img"], images, truth, torch.zeros_like(truth), np.array([0, 1]), bit_palette())
-    assert path.name == "img_acc50.0.png"
-    kept = sorted([path.name, "index.html"] + [p.name for p in unrelated])
-    assert sorted(p.name for p in tmp_path.iterdir()) == kept
+    save_pictures(tmp_path, [Picture("img", image, truth, truth)], CLASSES, metrics([0, 1], 100.0))
+    first = (tmp_path / "img.png").read_bytes()
+    save_pictures(tmp_path, [Picture("img", image, truth, np.zeros_like(truth))], CLASSES, metrics([0, 1], 25.0))
+    assert (tmp_path / "img.png").read_bytes() != first
+    kept = sorted(["img.png", "index.html"] + [p.name for p in unrelated])
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept  # no staged leftovers, no journal
+    assert "mIoU 25.00%" in (tmp_path / "index.html").read_text()

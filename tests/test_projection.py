@@ -3,7 +3,8 @@ import torch
 
 from fungi_hb.errors import UserError
 from fungi_hb.fungi.projection import make_projection, project_token_gradients
-from fungi_hb.storage.projection_file import load_projection, save_projection
+from fungi_hb.jobs.feature_setup import load_projection
+from fungi_hb.storage.projection_file import save_projection
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 16, 1000])

@@ -175,7 +175,7 @@ def test_fungi_evaluation_end_to_end(synthetic_voc, support_index, tmp_path):
     results = json.loads(out.read_text())
     assert results["features"] == "fungi" and results["negatives_layout"] == "published"
     pictures = sorted((tmp_path / "pictures").glob("*.png"))
-    assert [p.name.split("_acc")[0] for p in pictures] == ["2008_000000", "2008_000001", "2008_000002"]
+    assert [p.stem for p in pictures] == ["2008_000000", "2008_000001", "2008_000002"]
     width, height = Image.open(pictures[0]).size  # 64 px panels enlarged to MIN_SIDE, titles, a key
     assert width == 3 * MIN_SIDE + 2 * GAP and height > TITLE + MIN_SIDE
     assert (tmp_path / "pictures" / "index.html").read_text().count("<img ") == 3

@@ -1,6 +1,7 @@
 """Which precision a run computes in."""
 
 import logging
+from dataclasses import dataclass
 
 import torch
 
@@ -19,3 +20,15 @@ def autocast_dtype(device: torch.device, use_fp16: bool) -> torch.dtype | None:
 
 def precision_name(dtype: torch.dtype | None) -> str:
     return "bfloat16" if dtype == torch.bfloat16 else "float32"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the work of a batch runs, and in which precision."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None = None  # bfloat16 on CUDA with `runtime.use_fp16`; None: float32
+
+    @property
+    def name(self) -> str:
+        return precision_name(self.autocast_dtype)

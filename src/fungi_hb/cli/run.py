@@ -49,6 +49,12 @@ def _one_line(exc: Exception) -> str | None:
     return None
 
 
+def _peer_lost(exc: Exception) -> bool:
+    """Whether a collective step broke because another process of the job is gone."""
+    lost = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL communicator was aborted")
+    return isinstance(exc, getattr(torch.distributed, "DistError", ())) or any(text in str(exc) for text in lost)
+
+
 def _report_stop(reasons: list[str], resume: str) -> None:
     logger.error("The job was stopped because %s. %s", "; ".join(r.rstrip(".") for r in reasons), resume)
 
@@ -84,6 +90,9 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path, log
         except Exception as exc:
             message = _one_line(exc)
             others = work.failures(work_dir, started, world) if world.distributed and message is None else []
+            if not others and world.distributed and message is None and _peer_lost(exc):
+                others = ["another process stopped without a word (killed by a signal, or by the out-of-memory killer; "
+                          "torchrun's lines say which)"]  # fmt: skip
             if others:  # a collective step broke (gloo: "Connection closed by peer") as another process had failed
                 logger.debug("Traceback", exc_info=True)
                 if world.is_main:

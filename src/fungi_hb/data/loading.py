@@ -1,17 +1,19 @@
-"""Torch datasets over (image, mask) samples: augmented training images and resized validation images,
-each item carrying its sample seed (see ``seeding``) so later random draws follow the image."""
+"""Torch datasets over samples: augmented training images and resized validation images with their targets
+(masks or depth maps, ``data.targets``), each item carrying its sample seed (see ``seeding``) so later
+random draws follow the image; and the loader that yields exactly the batches it is given."""
 
 import signal
+from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from fungi_hb.data.checks import check_sample
 from fungi_hb.data.samples import Sample
-from fungi_hb.data.transforms import TransformConfig, sample_train_draws, train_transform, val_transform
+from fungi_hb.data.targets import TargetReader
+from fungi_hb.data.transforms import TransformConfig, resample_train, resample_val, sample_train_draws
 from fungi_hb.errors import UserError
 from fungi_hb.interrupts import interrupts_held
 from fungi_hb.seeding import generator_for, sample_seed
@@ -21,79 +23,63 @@ class Batch(NamedTuple):
     """What the loaders yield."""
 
     images: torch.Tensor  # [B, 3, S, S] float32, normalised
-    masks: torch.Tensor  # [B, 1, S, S] uint8 class ids, 255 = ignore
+    targets: torch.Tensor  # [B, 1, S, S] uint8 class ids (255 = ignore), or float32 depth in metres (0 = none)
     indices: torch.Tensor  # [B] int64 positions in the sample list
     seeds: torch.Tensor  # [B] int64 sample seeds
 
 
-def to_classes(ids: torch.Tensor, lookup: torch.Tensor) -> torch.Tensor:
-    """Mask values -> class ids (255 = ignore) through the dataset's [256] table; values the table does not
-    allow (refused up front) become 255."""
-    classes = lookup[ids.long()]  # (1, S, S)
-    return torch.where(classes < 0, torch.full_like(classes, 255), classes).to(torch.uint8)
+def open_image(sample: Sample) -> Image.Image:
+    with sample.image.open() as handle:
+        return Image.open(handle).convert("RGB")
 
 
-def open_sample(sample: Sample) -> tuple[Image.Image, Image.Image]:
-    image = Image.open(sample.image).convert("RGB")
-    mask = Image.open(sample.mask)
-    if mask.mode not in ("P", "L"):
-        mask = mask.convert("L")
-    return image, mask
+@dataclass(frozen=True)
+class Augmentation:
+    """How a memory's training images are drawn (method section 1)."""
+
+    size: int  # S
+    transform: TransformConfig
+    seed: int
+    stage: str  # which memory: keys its own draws (seeding.STAGES)
+    epochs: int = 1  # augmented passes
 
 
-class AugmentedSegmentation(Dataset):
-    """Training images with the random augmentation of method section 1, over ``epochs`` augmentation
+class AugmentedImages(Dataset):
+    """Training images with the random augmentation of method section 1, over ``augmentation.epochs``
     epochs: item ``epoch * N + i`` is image ``i`` augmented with the draws of its own generator, the same
     whatever the batch size, workers or processes."""
 
-    def __init__(
-        self,
-        samples: list[Sample],
-        size: int,
-        transform: TransformConfig,
-        seed: int,
-        stage: str,
-        epochs: int = 1,
-        lookup: torch.Tensor | None = None,
-    ) -> None:
-        self.samples, self.size, self.transform = samples, size, transform
-        self.seed, self.stage, self.epochs = seed, stage, epochs
-        self.lookup = lookup  # [256] mask value -> class id (None: values are class ids)
+    def __init__(self, samples: list[Sample], augmentation: Augmentation, targets: TargetReader) -> None:
+        self.samples, self.augmentation, self.targets = samples, augmentation, targets
 
     def __len__(self) -> int:
-        return len(self.samples) * self.epochs
+        return len(self.samples) * self.augmentation.epochs
 
     def __getitem__(self, item: int) -> Batch:
         epoch, index = divmod(item, len(self.samples))
-        seed = sample_seed(self.seed, self.stage, epoch, index)
-        image, mask = open_sample(self.samples[index])
-        draws = sample_train_draws(image.height, image.width, self.transform, generator_for(seed, "augment"))
-        tensor, ids = train_transform(image, mask, draws, self.size, self.transform)
-        return Batch(tensor, ids if self.lookup is None else to_classes(ids, self.lookup), index, seed)
+        how = self.augmentation
+        seed = sample_seed(how.seed, how.stage, epoch, index)
+        image, target = open_image(self.samples[index]), self.targets.load(self.samples[index].mask)
+        draws = sample_train_draws(image.height, image.width, how.transform, generator_for(seed, "augment"))
+        tensor, resampled = resample_train(image, target, draws, how.size, how.transform)
+        return Batch(tensor, self.targets.finish(resampled), index, seed)
 
 
-class ResizedSegmentation(Dataset):
+class ResizedImages(Dataset):
     """Validation images, resized to S x S (no randomness; the seed feeds FUNGI's negative draws)."""
 
     def __init__(
-        self,
-        samples: list[Sample],
-        size: int,
-        transform: TransformConfig,
-        seed: int,
-        lookup: torch.Tensor | None = None,
+        self, samples: list[Sample], size: int, transform: TransformConfig, seed: int, targets: TargetReader
     ) -> None:
-        self.samples, self.size, self.transform, self.seed = samples, size, transform, seed
-        self.lookup = lookup  # [256] mask value -> class id (None: values are class ids)
+        self.samples, self.size, self.transform, self.seed, self.targets = samples, size, transform, seed, targets
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> Batch:
-        image, mask = open_sample(self.samples[index])
-        tensor, ids = val_transform(image, mask, self.size, self.transform)
-        ids = ids if self.lookup is None else to_classes(ids, self.lookup)
-        return Batch(tensor, ids, index, sample_seed(self.seed, "val", 0, index))
+        image, target = open_image(self.samples[index]), self.targets.load(self.samples[index].mask)
+        tensor, resampled = resample_val(image, target, self.size, self.transform)
+        return Batch(tensor, self.targets.finish(resampled), index, sample_seed(self.seed, "val", 0, index))
 
 
 def _ignore_interrupts(worker_id: int) -> None:
@@ -116,7 +102,8 @@ def _naming_damaged_files(stream: Iterator[Batch], dataset: Dataset, batches: li
             if not samples:
                 raise
             checked = [samples[item % len(samples)] for item in items]  # item epoch * N + i is image i
-            problems = [p for p in dict.fromkeys(check_sample(s, _ANY_VALUE) for s in checked) if p]
+            reader = dataset.targets
+            problems = [p for p in dict.fromkeys(check_sample(s, reader, decode_only=True) for s in checked) if p]
             if not problems:
                 raise
             raise UserError(
@@ -124,9 +111,6 @@ def _naming_damaged_files(stream: Iterator[Batch], dataset: Dataset, batches: li
                 "changed since: replace it or remove its id from the list, then rerun the same command."
             ) from exc
         yield batch
-
-
-_ANY_VALUE = np.ones(256, dtype=bool)  # mask values were checked up front: only decoding is checked again
 
 
 class _Loader(DataLoader):

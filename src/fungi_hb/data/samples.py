@@ -1,4 +1,4 @@
-"""Which training and validation samples (image and mask files) a run uses."""
+"""Which training and validation samples (image and target files) a run uses."""
 
 import logging
 import random
@@ -6,70 +6,68 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from fungi_hb.data.config import DataConfig
 from fungi_hb.data.datasets.base import Split
 from fungi_hb.data.datasets.registry import Dataset
+from fungi_hb.data.files import DataFile, FileTree, FolderTree
 from fungi_hb.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """Which images, how they are loaded."""
-
-    data_dir: Path  # dataset root (see data/datasets)
-    dataset: str = "auto"  # "auto" (detected from the layout) or a name of data.datasets.registry.DATASETS
-    keep_other: bool = False  # ADE20K: score 0 ("other") as a class instead of ignoring it
-    num_train_samples: int | None = None  # random subset of the training ids, from the seed alone
-    train_list: Path | None = None  # explicit training ids (overrides the dataset's training list)
-    val_list: Path | None = None  # explicit validation ids
-    batch_size: int = 4  # images per batch
-    num_workers: int = 2  # data loader processes
-
-
-@dataclass(frozen=True)
 class Sample:
-    image: Path
-    mask: Path
+    id: str  # the name lists use (``2007_000032``; ``aachen/aachen_000000_000019`` for nested layouts)
+    image: DataFile
+    mask: DataFile  # the target: a mask of class ids, or a depth map
 
     @property
-    def id(self) -> str:
-        return self.image.stem
+    def file_stem(self) -> str:
+        """The id as one file name (pictures): folders joined by ``__``."""
+        return self.id.replace("/", "__")
 
 
-def read_ids(path: Path, what: str) -> list[str]:
+def read_ids(tree: FileTree, name: str, what: str) -> list[str]:
     """Ids of a list file (first word of each non-empty line); duplicates are kept, with a warning."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"The {what} split file {path} is missing. Add it, or pass --{what}-list FILE.")
+    shown = tree.show(name)
+    if not tree.is_file(name):
+        raise UserError(f"The {what} split file {shown} is missing. Add it, or pass `data.{what}_list` FILE.")
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: drops a byte-order mark
+        lines = tree.read_text(name).splitlines()
     except UnicodeDecodeError as exc:
-        raise UserError(f"The {what} split file {path} is not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
+        raise UserError(f"The {what} split file {shown} is not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
     ids = [line.strip().split()[0] for line in lines if line.strip()]
     if not ids:
-        raise UserError(f"The {what} split file {path} lists no images.")
+        raise UserError(f"The {what} split file {shown} lists no images.")
     twice = [i for i, n in Counter(ids).items() if n > 1]
     if twice:
         logger.warning(
             "The %s split file %s lists %d ids more than once (e.g. %s); each copy is used.",
             what,
-            path,
+            shown,
             len(twice),
             twice[0],
         )
     return ids
 
 
-def split_ids(split: Split, list_file: Path | None, what: str) -> list[str]:
-    """The ids of a split: from ``list_file`` (a flag), the split's own list, or every image in its folder."""
-    if list_file is not None or split.ids_file is not None:
-        return read_ids(list_file or split.ids_file, what)
-    if not split.images.is_dir():
-        raise UserError(f"The {what} image folder {split.images} is missing.")
-    ids = sorted(p.stem for p in split.images.iterdir() if p.is_file() and not p.name.startswith("."))
+def split_ids(tree: FileTree, split: Split, list_file: Path | None, what: str) -> list[str]:
+    """The ids of a split: from ``list_file`` (a setting), the split's own list, or every image in its folder."""
+    if list_file is not None:
+        return read_ids(FolderTree(Path(list_file).parent), Path(list_file).name, what)
+    if split.ids_file is not None:
+        return read_ids(tree, split.ids_file, what)
+    if not tree.is_dir(split.images):
+        raise UserError(f"The {what} image folder {tree.show(split.images)} is missing.")
+    suffix = split.image_suffix()
+    ids = sorted(
+        name[: -len(ext)].removesuffix(suffix) if suffix else name[: -len(ext)]
+        for name in tree.files_under(split.images, split.depth)
+        for ext in split.extensions
+        if name.endswith(suffix + ext)
+    )
     if not ids:
-        raise UserError(f"The {what} image folder {split.images} holds no images.")
+        raise UserError(f"The {what} image folder {tree.show(split.images)} holds no images.")
     return ids
 
 
@@ -82,17 +80,15 @@ def subset_ids(ids: list[str], num_samples: int | None, seed: int) -> list[str]:
     return sorted(random.Random(seed).sample(sorted(ids), num_samples))
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+def _safe(image_id: str) -> bool:
+    """An id names files inside the dataset: no absolute path, no way up."""
+    parts = image_id.replace("\\", "/").split("/")
+    return not image_id.startswith("/") and ".." not in parts and "" not in parts
 
 
-def resolve_samples(ids: list[str], split: Split, suffixes: tuple[str, ...], what: str) -> list[Sample]:
-    """Each id's image and mask; every id must name files inside the split's folders."""
-    outside = [i for i in ids if Path(i).is_absolute() or not _inside(split.images / i, split.images)]
+def resolve_samples(ids: list[str], tree: FileTree, split: Split, what: str) -> list[Sample]:
+    """Each id's image and target; every id must name files inside the split's folders."""
+    outside = [i for i in ids if not _safe(i)]
     if outside:
         raise UserError(
             f"{len(outside)} {what} ids point outside the dataset folders, e.g. {outside[0]!r}. Ids are file "
@@ -100,20 +96,25 @@ def resolve_samples(ids: list[str], split: Split, suffixes: tuple[str, ...], wha
         )
     samples, missing = [], []
     for image_id in ids:
-        image = next(
-            (split.images / f"{image_id}{s}" for s in suffixes if (split.images / f"{image_id}{s}").is_file()), None
-        )
-        mask = split.masks / f"{image_id}.png"
-        if image is None or not mask.is_file():
-            missing.append((image_id, image, mask))
+        names = [f"{split.images}/{split.image_name.format(id=image_id, ext=ext)}" for ext in split.extensions]
+        image = next((name for name in names if tree.is_file(name)), None)
+        target = f"{split.targets}/{split.target_name.format(id=image_id)}"
+        if image is None or not tree.is_file(target):
+            missing.append((names[0], image, target))
         else:
-            samples.append(Sample(image, mask))
+            samples.append(Sample(image_id, DataFile(tree, image), DataFile(tree, target)))
     if missing:
-        image_id, image, mask = missing[0]
-        lacking = f"image {split.images / image_id}{suffixes[0]}" if image is None else f"mask {mask}"
+        first_name, image, target = missing[0]
+        lacking = f"image {tree.show(first_name)}" if image is None else f"{split.target_noun} {tree.show(target)}"
+        lacks_all_targets = len(missing) == len(ids) and all(found is not None for _, found, _ in missing)
+        hint = (
+            f" None of the {len(ids)} images has one: is {tree.show(split.targets)} the right folder?"
+            if lacks_all_targets
+            else ""
+        )
         raise UserError(
-            f"{len(missing)} listed {what} ids lack an image or a mask, e.g. the {lacking}. Fix the dataset or "
-            "the split file."
+            f"{len(missing)} listed {what} ids lack an image or a {split.target_noun}, e.g. the {lacking}.{hint} "
+            "Fix the dataset or the split file."
         )
     return samples
 
@@ -121,10 +122,10 @@ def resolve_samples(ids: list[str], split: Split, suffixes: tuple[str, ...], wha
 def train_samples(dataset: Dataset, config: DataConfig, seed: int) -> list[Sample]:
     """The (subset of) training samples, checked to exist."""
     layout = dataset.layout
-    ids = subset_ids(split_ids(layout.train, config.train_list, "train"), config.num_train_samples, seed)
-    return resolve_samples(ids, layout.train, layout.image_suffixes, "train")
+    ids = subset_ids(split_ids(layout.tree, layout.train, config.train_list, "train"), config.num_train_samples, seed)
+    return resolve_samples(ids, layout.tree, layout.train, "train")
 
 
 def val_samples(dataset: Dataset, config: DataConfig) -> list[Sample]:
     layout = dataset.layout
-    return resolve_samples(split_ids(layout.val, config.val_list, "val"), layout.val, layout.image_suffixes, "val")
+    return resolve_samples(split_ids(layout.tree, layout.val, config.val_list, "val"), layout.tree, layout.val, "val")

@@ -3,6 +3,8 @@ defaults without loading the libraries."""
 
 from dataclasses import dataclass
 
+from fungi_hb.settings import Flag, positive_float, setting
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 PUBLISHED_STD = (0.229, 0.224, 0.255)  # the published code's typo for 0.225, kept for parity
 JITTERS = ("brightness", "contrast", "saturation", "hue")  # applied in this order
@@ -15,7 +17,16 @@ class TransformConfig:
     """Normalisation and augmentation settings (the output size S comes with the backbone)."""
 
     mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = PUBLISHED_STD
+    std: tuple[float, float, float] = setting(
+        PUBLISHED_STD,
+        Flag(
+            "--image-std",
+            "data",
+            "Normalisation std. The published 0.255 is a typo for 0.225, kept for parity.",
+            parse=positive_float,
+            nargs=3,
+        ),
+    )
     crop_scale: tuple[float, float] = (0.5, 2.0)  # of the image area, as torchvision's RandomResizedCrop
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratios of the crop
     jitter: float = 0.1  # factors in [1 - j, 1 + j] (hue: [-j, j])

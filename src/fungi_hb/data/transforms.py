@@ -88,14 +88,33 @@ def mask_to_ids(mask: torch.Tensor) -> torch.Tensor:
     return (mask * 255).round().to(torch.uint8)
 
 
-def train_transform(
-    image: Image.Image, mask: Image.Image, draws: TrainDraws, size: int, config: TransformConfig
+def resample_train(
+    image: Image.Image, target: torch.Tensor, draws: TrainDraws, size: int, config: TransformConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised image [3, S, S] float32 and mask [1, S, S] uint8 ids for the given draws."""
+    """Normalised image [3, S, S] float32 and the target [1, H, W] float (a mask as id / 255, or depth)
+    cropped with torch's legacy nearest [1, S, S], for the given draws."""
     tensor = TF.normalize(TF.to_tensor(color_jitter(image.convert("RGB"), draws)), config.mean, config.std)  # (3,H,W)
     top, left, h, w = draws.crop
     tensor = TF.resized_crop(tensor, top, left, h, w, [size, size], InterpolationMode.BILINEAR, antialias=True)
-    ids = TF.resized_crop(TF.to_tensor(mask), top, left, h, w, [size, size], InterpolationMode.NEAREST)  # (1, S, S)
+    target = TF.resized_crop(target, top, left, h, w, [size, size], InterpolationMode.NEAREST)  # (1, S, S)
+    return tensor, target
+
+
+def resample_val(
+    image: Image.Image, target: torch.Tensor, size: int, config: TransformConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image resized by PIL (bilinear), normalised [3, S, S]; the target [1, H, W] by legacy nearest [1, S, S]."""
+    resized = TF.resize(image.convert("RGB"), [size, size], InterpolationMode.BILINEAR)
+    tensor = TF.normalize(TF.to_tensor(resized), config.mean, config.std)  # (3, S, S)
+    return tensor, TF.resize(target, [size, size], InterpolationMode.NEAREST)  # (1, S, S)
+
+
+def train_transform(
+    image: Image.Image, mask: Image.Image, draws: TrainDraws, size: int, config: TransformConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised image [3, S, S] float32 and mask [1, S, S] uint8 ids for the given draws (the published
+    transform: the mask resampled as id / 255 floats)."""
+    tensor, ids = resample_train(image, TF.to_tensor(mask), draws, size, config)
     return tensor, mask_to_ids(ids)
 
 
@@ -103,7 +122,5 @@ def val_transform(
     image: Image.Image, mask: Image.Image, size: int, config: TransformConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Image resized by PIL (bilinear), normalised [3, S, S]; mask [1, S, S] uint8 by legacy nearest."""
-    resized = TF.resize(image.convert("RGB"), [size, size], InterpolationMode.BILINEAR)
-    tensor = TF.normalize(TF.to_tensor(resized), config.mean, config.std)  # (3, S, S)
-    ids = TF.resize(TF.to_tensor(mask), [size, size], InterpolationMode.NEAREST)  # (1, S, S)
+    tensor, ids = resample_val(image, TF.to_tensor(mask), size, config)
     return tensor, mask_to_ids(ids)

@@ -67,7 +67,12 @@ def figure(
     canvas.paste(key, (0, TITLE + body.shape[0]))
     draw = ImageDraw.Draw(canvas)
     iou = image_iou(truth, predicted)
-    titles = ["image", "ground truth", f"prediction: accuracy {100 * accuracy:.1f}%, mean IoU {100 * iou:.1f}%"]
+    count = len(set(np.unique(truth[truth != IGNORE]).tolist()))
+    titles = [
+        "image",
+        "ground truth",
+        f"prediction: accuracy {100 * accuracy:.1f}%, IoU over its {count} classes {100 * iou:.1f}%",
+    ]
     for i, title in enumerate(titles):
         draw.text((i * (panel + GAP) + 4, 4), title, fill="black", font=font)
     return np.asarray(canvas)

@@ -1,5 +1,5 @@
-"""Backbones by explicit name: the hub names of DINO, DINOv2 (with and without registers) and DINOv3, and
-any timm ViT, with their weights.
+"""timm backbones by explicit name: the hub names of DINO, DINOv2 (with and without registers) and DINOv3,
+and any timm ViT, with their weights.
 
 Weights come from ``backbone.weights`` = PATH (an official file of the family, a timm or Hugging Face
 checkpoint, ``.pth`` or ``.safetensors``), else the torch hub cache, the official download or timm's copy
@@ -7,8 +7,9 @@ checkpoint, ``.pth`` or ``.safetensors``), else the torch hub cache, the officia
 and demos.
 """
 
+import difflib
 import logging
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import timm
@@ -20,46 +21,43 @@ from fungi_hb.features.checkpoints import (
     check_family,
     extract_state_dict,
     load_weights,
-    needs_qkv_bias,
     official_weights,
     read_checkpoint,
 )
 from fungi_hb.features.config import BackboneConfig
-from fungi_hb.features.families import HUB_BACKBONES, known_models, positions_rule
+from fungi_hb.features.families import family_of, hub_backbones, known_models, patch_size_of
+from fungi_hb.features.models.base import BackboneInfo
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class BackboneInfo:
-    """Facts about a built backbone that outputs record and later stages check."""
-
-    model: str
-    weights_source: str  # "random (seed N)", a file path, or "hub: <url or id>"
-    embed_dim: int  # E
-    patch_size: int  # p
-    input_size: int  # S
-    num_prefix_tokens: int  # 1 (CLS) for DINO, 5 (CLS and 4 registers) for DINOv2+registers and DINOv3
-    depth: int = 12  # transformer blocks
-
-    @property
-    def config(self) -> BackboneConfig:
-        return BackboneConfig(self.model, self.weights_source, self.input_size, self.patch_size)
-
-    @property
-    def grid(self) -> int:
-        return self.config.grid
-
-
 def _architecture(model: str) -> str:
-    if model in HUB_BACKBONES:
-        return HUB_BACKBONES[model].architecture
+    hub = hub_backbones()
+    if model in hub:
+        return hub[model].architecture
     if timm.is_model(model.split(".")[0]):
         return model
+    close = difflib.get_close_matches(model, known_models(), n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
     raise UserError(
-        f"Unknown `backbone.model` {model!r}. Use one of {', '.join(known_models())} or a timm ViT name "
-        "(see timm.list_models('vit_*'))."
+        f"Unknown `backbone.model` {model!r}: not a hub name nor a timm model.{hint} Use a hub name "
+        f"({', '.join(known_models())}), a timm ViT name (timm.list_models('vit_*')), or your own model as "
+        "path/to/file.py:FUNCTION."
     )
+
+
+def resolve_patch_size(config: BackboneConfig) -> BackboneConfig:
+    """``config`` with the patch size of the model's name where none was given (a ``UserError`` for a name
+    that does not say it)."""
+    if config.patch_size is not None:
+        return config
+    patch = patch_size_of(config.model)
+    if patch is None:
+        raise UserError(
+            f"`backbone.model` {config.model} does not say its patch size as timm's ViT names do (vit_..._patch16_"
+            "...): give `backbone.patch_size`."
+        )
+    return replace(config, patch_size=patch)
 
 
 def _weights(config: BackboneConfig, seed: int) -> tuple[dict[str, torch.Tensor] | None, str]:
@@ -78,23 +76,24 @@ def _weights(config: BackboneConfig, seed: int) -> tuple[dict[str, torch.Tensor]
 MAX_INPUT_SIZE = 4096  # 65536 tokens at 16 px patches: far beyond what attention fits in memory
 
 
-def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, BackboneInfo]:
-    """A frozen, eval-mode ViT whose ``forward_features`` gives [B, T, E] at ``config.input_size``;
-    ``seed`` initialises random weights."""
+def _checked_size(config: BackboneConfig) -> BackboneConfig:
+    """``config`` with its patch size, refused where the input size does not fit it."""
     if config.input_size > MAX_INPUT_SIZE:
         raise UserError(
             f"`backbone.input_size` {config.input_size} is beyond {MAX_INPUT_SIZE} px (the paper uses 512): the token "
             "count, and the memory of attention, grow with its square. Use a smaller size."
         )
-    architecture = _architecture(config.model)
+    config = resolve_patch_size(config)
     if config.input_size % config.patch_size != 0:
         raise UserError(
             f"`backbone.input_size` {config.input_size} is not a multiple of `backbone.patch_size` {config.patch_size}."
             f" Use e.g. {config.input_size // config.patch_size * config.patch_size}."
         )
-    state, source = _weights(config, seed)
-    if state is not None and architecture.endswith("_dinov3") and needs_qkv_bias(state):
-        architecture += "_qkvb"  # timm's DINOv3 variant with attention biases, which this file uses
+    return config
+
+
+def _create(architecture: str, config: BackboneConfig, seed: int) -> nn.Module:
+    """The timm model of ``architecture`` at the input size, with ``seed``'s random weights."""
     torch.manual_seed(seed)  # timm initialises from the global generator
     try:
         backbone = timm.create_model(architecture, pretrained=False, num_classes=0, img_size=config.input_size)
@@ -106,11 +105,24 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
             f"`backbone.patch_size` {config.patch_size} does not match {config.model}, whose patches are "
             f"{model_patch} px. Use `backbone.patch_size` {model_patch}."
         )
+    return backbone
+
+
+def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, BackboneInfo]:
+    """A frozen, eval-mode ViT whose ``forward_features`` gives [B, T, E] at ``config.input_size``;
+    ``seed`` initialises random weights."""
+    architecture = _architecture(config.model)
+    config = _checked_size(config)
+    state, source = _weights(config, seed)
+    family = family_of(config.model)
+    if family is not None:
+        architecture = family.architecture(architecture, state)
+    backbone = _create(architecture, config, seed)
     if state is None:
         logger.warning("Using a RANDOMLY INITIALISED %s: results say nothing about the pretrained model.", config.model)
     else:
         check_family(state, backbone, config.model, source)
-        load_weights(backbone, state, config.grid, positions_rule(config.model), source)
+        load_weights(backbone, state, config.grid, config.model, source)
     broken = [name for name, tensor in backbone.state_dict().items() if not torch.isfinite(tensor).all()]
     if broken:
         raise UserError(
@@ -119,22 +131,9 @@ def build_backbone(config: BackboneConfig, seed: int = 0) -> tuple[nn.Module, Ba
         )
     backbone.requires_grad_(False)
     backbone.eval()
-    info = BackboneInfo(
-        model=config.model,
-        weights_source=source,
-        embed_dim=backbone.embed_dim,
-        patch_size=config.patch_size,
-        input_size=config.input_size,
-        num_prefix_tokens=backbone.num_prefix_tokens,
-        depth=len(backbone.blocks),
-    )
-    logger.info(
-        "Backbone %s (E=%d, %d px, %dx%d patches), weights: %s",
-        config.model,
-        info.embed_dim,
-        config.input_size,
-        config.grid,
-        config.grid,
-        source,
-    )
+    info = BackboneInfo(config.model, source, backbone.embed_dim, config.patch_size, config.input_size,
+                        backbone.num_prefix_tokens, len(backbone.blocks))  # fmt: skip
+    grid = config.grid
+    logger.info("Backbone %s (E=%d, %d px, %dx%d patches), weights: %s", config.model, info.embed_dim,
+                config.input_size, grid, grid, source)  # fmt: skip
     return backbone, info

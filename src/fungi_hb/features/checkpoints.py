@@ -16,13 +16,11 @@ from torch import nn
 
 from fungi_hb.errors import UserError
 from fungi_hb.features.config import BackboneConfig
-from fungi_hb.features.families import DINOV3_DOWNLOADS, HUB_BACKBONES, HubEntry, family_of
+from fungi_hb.features.families import Family, HubEntry, entry_of, family_of, file_family, hub_backbones
 from fungi_hb.features.pos_embed import interpolate_pos_embed, prefix_positions
 from fungi_hb.storage.torch_files import read_torch_file
 
 logger = logging.getLogger(__name__)
-
-ROPE_PERIODS = "rope_embed.periods"  # DINOv3's rotary periods, stored in its official files
 
 
 def read_checkpoint(path: Path) -> object:
@@ -70,7 +68,7 @@ def extract_state_dict(checkpoint: object) -> dict[str, torch.Tensor]:
 def hub_checkpoint_path(model: str) -> Path | None:
     """Where the torch hub cache keeps the official file of a hub name: the file there, or where it would
     be put (None for names that are not hub names)."""
-    entry = HUB_BACKBONES.get(model)
+    entry = hub_backbones().get(model)
     if entry is None:
         return None
     folder = Path(torch.hub.get_dir()) / "checkpoints"
@@ -89,7 +87,7 @@ def official_weights(config: BackboneConfig) -> tuple[dict[str, torch.Tensor], s
     """A hub name's official weights, else timm's copy of them; a timm name's from timm. Files already on
     disk come first (the hub cache, then timm's copy in the Hugging Face cache), then the downloads. A
     clear error when none works."""
-    entry = HUB_BACKBONES.get(config.model)
+    entry = hub_backbones().get(config.model)
     timm_name = entry.timm_weights if entry is not None else config.model
     tried = []
     cached = hub_checkpoint_path(config.model)
@@ -152,67 +150,48 @@ def _where_to_get(model: str, entry: HubEntry | None) -> str:
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     if entry.url is not None:
         return f"Download {entry.url} and put it in {folder}, or {fallback}."
-    return (
-        f"{entry.family} weights are given out after accepting Meta's licence at {DINOV3_DOWNLOADS}: put "
-        f"the {entry.file_glob.replace('*', '-<hash>')} file in {folder}, or {fallback}."
+    family = family_of(model)
+    where = (
+        family.licence_note if family is not None and family.licence_note else f"{entry.family} weights are not public"
     )
+    return f"{where}: put the {entry.file_glob.replace('*', '-<hash>')} file in {folder}, or {fallback}."
 
 
-def fit_state(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, rule: str) -> dict[str, torch.Tensor]:
-    """``state`` in the layout of ``backbone`` (a timm model built for a ``grid x grid`` patch grid): the
-    learned position embeddings resampled by the family's ``rule`` in the checkpoint's own layout, then
-    timm's filter for the model's module (DINOv2's registers and CLS position, DINOv3's storage tokens and
-    biases, CLIP's names, ...). DINOv3's rotary periods are kept under ``rope_embed.periods``."""
+def fit_state(
+    backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, rule: str, family: Family | None
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """(``state`` in the layout of ``backbone``, the family's own keys kept aside). ``backbone`` is a timm
+    model built for a ``grid x grid`` patch grid: the learned position embeddings are resampled by the
+    family's ``rule`` in the checkpoint's own layout, the family does its part, then timm's filter for the
+    model's module converts the rest (DINOv2's registers and CLS position, DINOv3's storage tokens, CLIP's
+    names, ...)."""
     state = dict(state)
-    periods = state.pop(ROPE_PERIODS, None)
     own_pos = getattr(backbone, "pos_embed", None)
     if "pos_embed" in state and own_pos is not None and state["pos_embed"].shape != own_pos.shape:
         in_model = 0 if getattr(backbone, "no_embed_class", False) else backbone.num_prefix_tokens
         prefix = prefix_positions(state["pos_embed"].shape[1], tuple(dict.fromkeys((in_model, 1, 0))))
         state["pos_embed"] = interpolate_pos_embed(state["pos_embed"], grid, prefix, rule)
-    _drop_zero_qkv_bias(backbone, state)
+    extras: dict = {}
+    if family is not None:
+        state, extras = family.before_filter(backbone, state)
     filter_fn = getattr(sys.modules[type(backbone).__module__], "checkpoint_filter_fn", None)
     if filter_fn is not None:
         state = filter_fn(state, backbone)
-    if periods is not None:
-        state[ROPE_PERIODS] = periods
-    return state
-
-
-def needs_qkv_bias(state: dict[str, torch.Tensor]) -> bool:
-    """Whether a DINOv3 file's attention biases are used (some releases hold zeros there); timm's copies of
-    the variant with biases hold them as ``attn.q_bias`` / ``attn.v_bias``."""
-    if any(key.endswith("attn.q_bias") for key in state):
-        return True
-    return any(_used_bias(state, key).any() for key in state if key.endswith("attn.qkv.bias"))
-
-
-def file_family(state: dict[str, torch.Tensor]) -> str | None:
-    """The family an official file's own keys give away (None when they do not)."""
-    if any(key.startswith(("embeddings.", "encoder.layer.")) for key in state):
-        return "Hugging Face transformers"
-    if "register_tokens" in state:
-        return "DINOv2+registers"
-    if "storage_tokens" in state or ROPE_PERIODS in state:
-        return "DINOv3"
-    if "mask_token" in state and "pos_embed" in state:
-        return "DINOv2"
-    return None
+    return state, extras
 
 
 def check_family(state: dict[str, torch.Tensor], backbone: nn.Module, model: str, source: str) -> None:
     """A clear error for a file of another family, another layout or other patches than ``model``'s."""
-    found, expected = file_family(state), family_of(model)
-    if found == "Hugging Face transformers":
+    if any(key.startswith(("embeddings.", "encoder.layer.")) for key in state):
         raise UserError(
             f"The weights in {source} are in the layout of Hugging Face transformers, which is not read here: use "
             "the family's official .pth file, or timm's copy (the timm/... models on the Hugging Face hub)."
         )
-    if found is not None and expected is not None and found != expected:
-        names = [name for name, entry in HUB_BACKBONES.items() if entry.family == found]
+    found, expected = file_family(state), family_of(model)
+    if found is not None and expected is not None and found.name != expected.name:
         raise UserError(
-            f"The weights in {source} are a {found} file, and `backbone.model` {model} is {expected}: name the "
-            f"{found} model of the file's size ({', '.join(names)})."
+            f"The weights in {source} are a {found.name} file, and `backbone.model` {model} is {expected.name}: name "
+            f"the {found.name} model of the file's size ({', '.join(found.hub())})."
         )
     weight = state.get("patch_embed.proj.weight")
     own = backbone.patch_embed.proj.weight.shape[-1]
@@ -223,41 +202,21 @@ def check_family(state: dict[str, torch.Tensor], backbone: nn.Module, model: str
         )
 
 
-def _used_bias(state: dict[str, torch.Tensor], key: str) -> torch.Tensor:
-    """The q|k|v bias as the official model applies it (its k part is masked out where ``bias_mask`` says)."""
-    mask = state.get(key.replace("qkv.bias", "qkv.bias_mask"))
-    return state[key] * mask if mask is not None else state[key]
-
-
-def _drop_zero_qkv_bias(backbone: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """A DINOv3 file's all-zero attention biases, for a timm model built without them."""
-    keys = [key for key in state if key.endswith("attn.qkv.bias")]
-    has_bias = any(name.endswith("q_bias") for name, _ in backbone.named_parameters())
-    if not keys or "storage_tokens" not in state or has_bias:
-        return
-    for key in keys:
-        if _used_bias(state, key).any():
-            raise UserError(f"The checkpoint's attention biases ({key}) are not zero: build the model with them.")
-        del state[key]
-        state.pop(key.replace("qkv.bias", "qkv.bias_mask"), None)
-
-
-def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, rule: str, source: str) -> None:
-    """Load ``state`` into ``backbone`` with every key used (see ``fit_state``)."""
+def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int, model: str, source: str) -> None:
+    """Load ``state`` into ``backbone`` (built for ``model``) with every key used (see ``fit_state``)."""
+    entry, family = entry_of(model), family_of(model)
+    rule = entry.positions if entry is not None else "timm"
     try:
-        state = fit_state(backbone, state, grid, rule)
+        state, extras = fit_state(backbone, state, grid, rule, family)
     except (ValueError, KeyError, RuntimeError) as exc:
         raise UserError(f"The weights in {source} cannot be fitted to this architecture: {exc}.") from exc
-    periods = state.pop(ROPE_PERIODS, None)
     own = backbone.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong_shape = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    rope = getattr(backbone, "rope", None)
-    if periods is not None and (rope is None or getattr(rope, "periods", None) is None):
-        unexpected.append(ROPE_PERIODS)
-    elif periods is not None and rope.periods.shape != periods.shape:
-        wrong_shape.append(ROPE_PERIODS)
+    if family is not None:  # what the family keeps aside must fit the model too
+        not_taken, misshapen = family.extras_mismatch(backbone, extras)
+        unexpected, wrong_shape = unexpected + not_taken, wrong_shape + misshapen
     if missing or unexpected or wrong_shape:
         raise UserError(
             f"The weights in {source} do not fit this architecture: missing {missing[:5]}, "
@@ -265,8 +224,5 @@ def load_weights(backbone: nn.Module, state: dict[str, torch.Tensor], grid: int,
             "the architecture the checkpoint was trained with."
         )
     backbone.load_state_dict(state, strict=True)
-    if rule == "rope" and rope is not None and getattr(rope, "periods", None) is not None:
-        # the official model rotates by the periods of its file, which are stored rounded to bfloat16; timm's
-        # copies of the weights do not keep them, so recomputed ones are rounded the same way
-        with torch.no_grad():
-            rope.periods.copy_(periods.float() if periods is not None else rope.periods.to(torch.bfloat16).float())
+    if family is not None:
+        family.after_load(backbone, extras)

@@ -7,13 +7,19 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from fungi_hb.features.models.base import Backbone
+from fungi_hb.precision import Placement
+
 SOURCES = ("tokens", "keys")
 
 
 def keys_unavailable(backbone: nn.Module) -> str | None:
     """Why the last block's attention keys cannot be taken from ``backbone`` as features; None when they can
     (the output of a fused q|k|v projection is what the block attends with)."""
-    attn = backbone.blocks[-1].attn
+    blocks = getattr(backbone, "blocks", None)
+    if not isinstance(blocks, (nn.ModuleList, nn.Sequential)) or not hasattr(blocks[-1], "attn"):
+        return "it is not a timm ViT (no blocks[-1].attn to read the keys from)"
+    attn = blocks[-1].attn
     if getattr(backbone, "rope", None) is not None:
         return (
             "it rotates its keys by their position (rotary embeddings, as DINOv3 does), so the keys it attends with "
@@ -50,40 +56,31 @@ def last_block_keys(backbone: nn.Module) -> Iterator[dict]:
 
 
 class EmbeddingExtractor:
-    """(images [B, 3, S, S], sample seeds [B], unused) -> raw patch features [B, P, E], float32 on ``device``.
+    """(images [B, 3, S, S], sample seeds [B], unused) -> raw patch features [B, P, E], float32 on the device.
 
-    ``source``: "tokens", the final normalised tokens (what FUNGI concatenates; DINO's
-    ``get_intermediate_layers``), or "keys", the last block's attention keys (the published HummingBird
-    library's default for raw features).
+    ``source``: "tokens", the final tokens (what FUNGI concatenates; DINO's ``get_intermediate_layers``), or
+    "keys", the last block's attention keys (the published HummingBird library's default for raw features;
+    timm ViTs only).
     """
 
-    def __init__(
-        self,
-        backbone: nn.Module,
-        num_prefix_tokens: int,
-        device: torch.device,
-        autocast_dtype: torch.dtype | None,
-        source: str = "tokens",
-    ) -> None:
+    def __init__(self, backbone: Backbone, placement: Placement, source: str = "tokens") -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown embeddings source {source!r}")
         self.backbone = backbone
-        self.num_prefix_tokens = num_prefix_tokens
-        self.device = device
-        self.autocast_dtype = autocast_dtype
+        self.placement = placement
         self.source = source
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, seeds: torch.Tensor | None = None) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True)
-        dtype = self.autocast_dtype or torch.float32
-        with torch.autocast(self.device.type, dtype=dtype, enabled=self.autocast_dtype is not None):
+        images = images.to(self.placement.device, non_blocking=True)
+        dtype = self.placement.autocast_dtype
+        with torch.autocast(self.placement.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             if self.source == "keys":
-                with last_block_keys(self.backbone) as record:
-                    self.backbone.forward_features(images)
+                with last_block_keys(self.backbone.module) as record:
+                    self.backbone(images)
                 if "keys" not in record:
                     raise RuntimeError("the last block's q|k|v projection was not called: its keys were not seen")
                 tokens = record["keys"]  # (B, T, E)
             else:
-                tokens = self.backbone.forward_features(images)  # (B, T, E)
-        return tokens[:, self.num_prefix_tokens :].float()  # (B, P, E)
+                tokens = self.backbone(images)  # (B, T, E)
+        return tokens[:, self.backbone.info.num_prefix_tokens :].float()  # (B, P, E)

@@ -3,6 +3,10 @@
 from dataclasses import dataclass
 from enum import Enum
 
+from fungi_hb.settings import Flag, positive_float, positive_int, probability, setting
+
+GROUP = "FUNGI features"
+
 
 class NeighborLayout(str, Enum):
     """How the K retrieved vectors of a token become its negatives."""
@@ -15,10 +19,51 @@ class NeighborLayout(str, Enum):
 class FungiConfig:
     """How FUNGI features are made from a backbone, a head and the support index."""
 
-    gradients_layer: str = "backbone.blocks.-1.attn.proj"  # Linear layer whose per-token gradients are taken (-1: last)
-    latent_dim: int = 96  # L, output width of the random head fc
-    num_negative_neighbors: int = 2  # n_neg, negatives per token (capped at the support index's k)
-    negative_batch_percent: float = 0.5  # q, probability of keeping each pooled negative (>= 1 keeps all)
-    simclr_temperature: float = 0.07  # tau of the SimCLR loss
-    negatives_layout: NeighborLayout = NeighborLayout.PUBLISHED  # published (the paper) or true neighbours
-    projection_chunk: int | None = None  # tokens per projection chunk (None: about 256 MiB of gradients)
+    gradients_layer: str = setting(
+        "backbone.blocks.-1.attn.proj",
+        Flag(
+            "--gradients-layer",
+            GROUP,
+            "Dotted path of the Linear layer whose per-patch gradients are used; block indices may count from the end. "
+            "With your own model: backbone.<path inside it>.",
+        ),
+    )
+    latent_dim: int = setting(96, Flag("--latent-dim", GROUP, "Output size of the random head.", parse=positive_int))
+    num_negative_neighbors: int = setting(
+        2,
+        Flag(
+            "--num-negative-neighbors",
+            GROUP,
+            "Negatives per token from the support index (2 in the paper); --n-neighbors is the published README's "
+            "alias. Capped at the index's k, with a warning.",
+            parse=positive_int,
+            aliases=("--n-neighbors",),
+        ),
+    )
+    negative_batch_percent: float = setting(
+        0.5,
+        Flag(
+            "--negative-batch-percent",
+            GROUP,
+            "Probability of keeping each pooled negative (1 keeps all).",
+            parse=probability,
+        ),
+    )
+    simclr_temperature: float = setting(
+        0.07, Flag("--simclr-temperature", GROUP, "Temperature of the SimCLR loss.", parse=positive_float)
+    )
+    negatives_layout: NeighborLayout = setting(
+        NeighborLayout.PUBLISHED,
+        Flag(
+            "--negatives-layout",
+            GROUP,
+            "published: the published code's scrambled neighbour layout (reproduces the paper); true: the retrieved "
+            "neighbours themselves.",
+            parse=NeighborLayout,
+            choices=tuple(layout.value for layout in NeighborLayout),
+        ),
+    )
+    projection_chunk: int | None = setting(
+        None,
+        Flag("--projection-chunk", GROUP, "Tokens per projection chunk.", parse=positive_int, shown_default="~256 MiB"),
+    )

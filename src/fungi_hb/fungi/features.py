@@ -5,7 +5,6 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from fungi_hb.fungi.config import FungiConfig
 from fungi_hb.fungi.loss import patch_info_nce
@@ -21,33 +20,32 @@ NeighborFn = Callable[[torch.Tensor], torch.Tensor]
 
 def fungi_features(
     model: FungiModel,
-    layer: nn.Linear,
     images: torch.Tensor,
     projection: torch.Tensor,
     neighbors: NeighborFn,
     config: FungiConfig,
-    num_prefix_tokens: int = 1,
     autocast_dtype: torch.dtype | None = None,
     negative_draws: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dense FUNGI features (METHOD section 6).
 
     Args:
-        model: backbone + head; every parameter frozen.
-        layer: the Linear layer of ``model`` whose per-token gradients are taken (``resolve_linear``).
+        model: backbone + head; every parameter frozen. Its ``num_prefix_tokens`` leading tokens (CLS,
+            registers) take part in the loss and are dropped from the output.
         images: [B, 3, S, S] normalised images.
         projection: [E, out*(in+1)] +1/-1 matrix, ideally already in the compute dtype on the device.
         neighbors: maps the raw tokens [B, T, E] to their retrieved support vectors [B, T, K, E].
-        config: the FUNGI settings; ``num_negative_neighbors`` is used as given (at most K).
-        num_prefix_tokens: leading non-patch tokens (CLS, registers) dropped from the output.
+        config: the FUNGI settings; the gradients of ``config.gradients_layer`` are taken, and
+            ``num_negative_neighbors`` is used as given (at most K).
         autocast_dtype: bfloat16 for mixed precision on CUDA, None for float32.
         negative_draws: [B, T*n_neg] U(0, 1) draws deciding which pooled negatives are kept (those
             below q); None draws them from the global generator.
     Returns:
         [B, P, 2E] unit-norm FUNGI features of the patches.
     Raises:
-        ValueError: when ``layer`` takes no part in the model's forward pass.
+        ValueError: when the layer takes no part in the model's forward pass as a module call.
     """
+    layer, num_prefix_tokens = model.layer(config.gradients_layer), model.num_prefix_tokens
     device = images.device
     compute_dtype = autocast_dtype or torch.float32
     with record_layer(layer) as record:  # the hook sees the positives' forward pass only
@@ -55,7 +53,7 @@ def fungi_features(
             tokens = model.tokens(images)  # (B, T, E)
             latents = model.fc(tokens)  # (B, T, L)
     if record.outputs is None:
-        raise ValueError("the gradients layer takes no part in the forward pass")
+        raise ValueError("the gradients layer is not called as a module in the forward pass")
     with torch.no_grad():
         support = neighbors(tokens.detach().float())  # (B, T, K, E)
         chosen = select_negatives(support, config.num_negative_neighbors, config.negatives_layout)  # (B, T, n, E)

@@ -2,7 +2,7 @@
 
 import difflib
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -79,3 +79,21 @@ def record_layer(layer: nn.Linear) -> Iterator[LayerRecord]:
 def token_gradient_width(layer: nn.Linear) -> int:
     """Length of one flattened per-token gradient: out * (in + 1) (the bias as last column)."""
     return layer.out_features * (layer.in_features + 1)
+
+
+def linears_called(model: nn.Module, run: Callable[[], object]) -> list[str]:
+    """The names of ``model``'s Linear layers that are called as modules while ``run()`` runs, in call order
+    (a layer used only through its weight, as ``torch.nn.MultiheadAttention`` uses ``out_proj``, is not)."""
+    called: list[str] = []
+    handles = [
+        module.register_forward_hook(lambda *_, name=name: called.append(name))
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+    ]
+    try:
+        with torch.no_grad():
+            run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(dict.fromkeys(called))

@@ -10,7 +10,7 @@ _HOMES = {
     "IndexConfig": "config",
     "NeighborIndex": "base",
     "backend": "registry",
-    "backends": "registry",
+    "backend_classes": "registry",
     "build_index": "registry",
     "build_index_folder": "registry",
     "index_belongs": "registry",

@@ -5,7 +5,7 @@ import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fungi_hb.settings import finite_float, positive_int, setting
+from fungi_hb.settings import Flag, finite_float, positive_int, setting
 
 BUILDS = ("auto", "in-memory", "streamed")
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
@@ -24,76 +24,96 @@ class IndexConfig:
     (nlist, nprobe), the re-ranking candidates, the build and the precision (float32 or int8 codes): see
     ``index/backends/faiss.py``."""
 
-    backend: str = setting(  # a module of index/backends/, or "auto"
+    backend: str = setting(
         "auto",
-        "--index-backend",
-        GROUP,
-        "scann (the paper's), exact (brute force: deterministic, on the GPU if there), faiss (pip install faiss-cpu: "
-        "inverted lists, on the GPU with faiss-gpu), or auto: scann where installed (Linux x86-64), else exact.",
-        choices=lambda: ("auto", *backend_names()),
+        Flag(
+            "--index-backend",
+            GROUP,
+            "scann (the paper's), exact (brute force: deterministic, on the GPU if there), faiss (pip install "
+            "faiss-cpu: inverted lists, on the GPU with faiss-gpu), or auto: scann where installed (Linux x86-64), "
+            "else exact.",
+            choices=lambda: ("auto", *backend_names()),
+        ),
     )
-    num_neighbors: int = setting(  # k returned per query (fixed at build time for ScaNN)
-        30, "--num-neighbors", GROUP, "Neighbours returned per query.", parse=positive_int
+    num_neighbors: int = setting(
+        30, Flag("--num-neighbors", GROUP, "Neighbours returned per query.", parse=positive_int)
     )
-    num_leaves: int = setting(  # ScaNN tree leaves (faiss: nlist); clamped to the memory size with a warning
-        512, "--num-leaves", GROUP, "ScaNN tree leaves / faiss lists (clamped to the memory size).", parse=positive_int
+    num_leaves: int = setting(
+        512,
+        Flag(
+            "--num-leaves", GROUP, "ScaNN tree leaves / faiss lists (clamped to the memory size).", parse=positive_int
+        ),
     )
-    num_leaves_to_search: int = setting(  # ScaNN leaves searched per query (faiss: nprobe)
-        32, "--num-leaves-to-search", GROUP, "ScaNN leaves / faiss lists searched per query.", parse=positive_int
+    num_leaves_to_search: int = setting(
+        32, Flag("--num-leaves-to-search", GROUP, "ScaNN leaves / faiss lists searched per query.", parse=positive_int)
     )
-    num_reordering_candidates: int = setting(  # ScaNN candidates re-ranked exactly (faiss: int8 codes)
+    num_reordering_candidates: int = setting(
         120,
-        "--num-reordering-candidates",
-        GROUP,
-        "ScaNN (and faiss int8) candidates re-ranked exactly.",
-        parse=positive_int,
+        Flag(
+            "--num-reordering-candidates",
+            GROUP,
+            "ScaNN (and faiss int8) candidates re-ranked exactly.",
+            parse=positive_int,
+        ),
     )
-    anisotropic_quantization_threshold: float = setting(  # ScaNN AH threshold
+    anisotropic_quantization_threshold: float = setting(
         0.2,
-        "--anisotropic-quantization-threshold",
-        GROUP,
-        "ScaNN anisotropic quantisation threshold.",
-        parse=finite_float,
+        Flag(
+            "--anisotropic-quantization-threshold",
+            GROUP,
+            "ScaNN anisotropic quantisation threshold.",
+            parse=finite_float,
+        ),
     )
-    dimensions_per_block: int = setting(  # ScaNN AH dimensions per block
-        4, "--dimensions-per-block", GROUP, "ScaNN AH dimensions per block.", parse=positive_int
+    dimensions_per_block: int = setting(
+        4, Flag("--dimensions-per-block", GROUP, "ScaNN AH dimensions per block.", parse=positive_int)
     )
-    build: str = setting(  # "in-memory" (every row at once, as published), "streamed" (from disk in chunks), "auto"
+    build: str = setting(
         "auto",
-        "--index-build",
-        GROUP,
-        "in-memory: from every row at once (published); streamed: trained on a sample, filled from disk in "
-        "chunks (exact: searched in chunks); auto: in-memory when it fits in RAM.",
-        choices=BUILDS,
+        Flag(
+            "--index-build",
+            GROUP,
+            "in-memory: from every row at once (published); streamed: trained on a sample, filled from disk in "
+            "chunks (exact: searched in chunks); auto: in-memory when it fits in RAM.",
+            choices=BUILDS,
+        ),
     )
-    reorder_precision: str = setting(  # ScaNN re-ranking data: float32 (as published), bfloat16, int8; faiss codes
+    reorder_precision: str = setting(
         "auto",
-        "--reorder-precision",
-        GROUP,
-        "ScaNN re-ranking data: float32 (published), bfloat16 or int8 (faiss: float32 or int8 codes); auto: "
-        "float32 when it fits in RAM, else the most precise that fits (with a warning).",
-        choices=PRECISIONS,
+        Flag(
+            "--reorder-precision",
+            GROUP,
+            "ScaNN re-ranking data: float32 (published), bfloat16 or int8 (faiss: float32 or int8 codes); auto: "
+            "float32 when it fits in RAM, else the most precise that fits (with a warning).",
+            choices=PRECISIONS,
+        ),
     )
-    training_sample: int = setting(  # streamed ScaNN/faiss: rows the tree and quantiser are trained on
+    training_sample: int = setting(
         250_000,
-        "--index-training-sample",
-        GROUP,
-        "Streamed ScaNN and faiss builds: rows the tree and quantiser are trained on.",
-        parse=positive_int,
+        Flag(
+            "--index-training-sample",
+            GROUP,
+            "Streamed ScaNN and faiss builds: rows the tree and quantiser are trained on.",
+            parse=positive_int,
+        ),
     )
-    chunk_rows: int = setting(  # rows per chunk when streaming (build and exact search)
+    chunk_rows: int = setting(
         131_072,
-        "--index-chunk-rows",
-        GROUP,
-        "Rows per chunk when an index is built or searched from disk (memory against speed).",
-        parse=positive_int,
+        Flag(
+            "--index-chunk-rows",
+            GROUP,
+            "Rows per chunk when an index is built or searched from disk (memory against speed).",
+            parse=positive_int,
+        ),
     )
     query_chunk: int = 8192  # exact search: most queries per matrix product
-    sharded: bool = setting(  # exact evaluation search under torchrun: each process holds 1/N of the rows
+    sharded: bool = setting(
         False,
-        "--shard-exact-search",
-        GROUP,
-        "With --index-backend exact under torchrun: each process holds 1/N of the evaluation memory's rows (on its "
-        "GPU where they fit) and searches every process's queries; the neighbours are the same bits as one "
-        "process's. For memories larger than one GPU (or host) holds.",
+        Flag(
+            "--shard-exact-search",
+            GROUP,
+            "With --index-backend exact under torchrun: each process holds 1/N of the evaluation memory's rows (on its "
+            "GPU where they fit) and searches every process's queries; the neighbours are the same bits as one "
+            "process's. For memories larger than one GPU (or host) holds.",
+        ),
     )

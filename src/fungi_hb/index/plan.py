@@ -50,25 +50,8 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
     Raises:
         UserError naming the settings that would fit, when none of the allowed ones does.
     """
-    if config.sharded and config.backend not in ("auto", "exact"):
-        raise UserError(
-            f"`index.sharded` shares out an exact search, not a {config.backend} one: pass `index.backend` exact."
-        )
-    config = replace(config, backend="exact" if config.sharded else resolve_backend(config.backend, rows))
+    config = _resolved(config, rows)
     kind = backend(config.backend)
-    kind.check_config(config)
-    kept = kind.precisions
-    if config.reorder_precision not in ("auto", *kept):
-        nearest = kept[-1]  # the leanest the backend keeps (float32 where it keeps nothing else)
-        logger.warning(
-            "`index.reorder_precision` %s is not one the %s index keeps (%s %s): using %s.",
-            config.reorder_precision,
-            config.backend,
-            " or ".join(kept),
-            kind.precision_of,
-            nearest,
-        )
-        config = replace(config, reorder_precision=nearest)
     kind.warn_about(rows, config)
     candidates = _candidates(config)
     available = available_ram_bytes()
@@ -91,7 +74,39 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
             else:
                 logger.info("%s index: %s, about %s of RAM", what.capitalize(), _describe(choice), size(need))
             return choice
-    leanest = replace(config, build="streamed", reorder_precision=kept[-1])
+    raise _too_large(config, (rows, dim), needs, budget, what)
+
+
+def _resolved(config: IndexConfig, rows: int) -> IndexConfig:
+    """The backend chosen and checked, and a precision it keeps."""
+    if config.sharded and config.backend not in ("auto", "exact"):
+        raise UserError(
+            f"`index.sharded` shares out an exact search, not a {config.backend} one: pass `index.backend` exact."
+        )
+    config = replace(config, backend="exact" if config.sharded else resolve_backend(config.backend, rows))
+    kind = backend(config.backend)
+    kind.check_config(config)
+    kept = kind.precisions
+    if config.reorder_precision in ("auto", *kept):
+        return config
+    nearest = kept[-1]  # the leanest the backend keeps (float32 where it keeps nothing else)
+    logger.warning(
+        "`index.reorder_precision` %s is not one the %s index keeps (%s %s): using %s.",
+        config.reorder_precision,
+        config.backend,
+        " or ".join(kept),
+        kind.precision_of,
+        nearest,
+    )
+    return replace(config, reorder_precision=nearest)
+
+
+def _too_large(
+    config: IndexConfig, shape: tuple[int, int], needs: list[tuple[IndexConfig, int]], budget: int, what: str
+) -> UserError:
+    """The refusal when no allowed build fits: what each needs, and what would fit."""
+    (rows, dim), kind = shape, backend(config.backend)
+    leanest = replace(config, build="streamed", reorder_precision=kind.precisions[-1])
     lean_need = kind.host_bytes(rows, dim, leanest)
     per_row = max(1, lean_need // max(rows, 1))
     tried = "; ".join(f"{_describe(c)}: {n / GIB:.1f} GiB" for c, n in needs)
@@ -101,7 +116,7 @@ def plan_index(config: IndexConfig, rows: int, dim: int, what: str, extra_bytes:
         else f"a memory of at most about {max(budget, 0) // per_row} rows would fit (lower `memory.memory_size`)"
     )
     rss = process_rss_bytes() or 0
-    raise UserError(
+    return UserError(
         f"The {what} index of {rows} rows x {dim} does not fit in RAM ({tried}; {budget / GIB:.1f} GiB free for it "
         f"with {rss / GIB:.1f} GiB already in use). {hint[0].upper() + hint[1:]}, or use a machine with more RAM."
     )

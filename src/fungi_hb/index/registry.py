@@ -22,7 +22,7 @@ INDEX_META = "fungi_index.json"
 FALLBACK = "exact"  # takes any memory, needs no library: where the chosen backend cannot
 
 
-def backends() -> dict[str, type[NeighborIndex]]:
+def backend_classes() -> dict[str, type[NeighborIndex]]:
     """Every backend by name, each module of ``index/backends/`` imported once."""
     for name in backend_names():
         importlib.import_module(f"fungi_hb.index.backends.{name}")
@@ -30,9 +30,9 @@ def backends() -> dict[str, type[NeighborIndex]]:
 
 
 def backend(name: str) -> type[NeighborIndex]:
-    found = backends().get(name)
+    found = backend_classes().get(name)
     if found is None:
-        raise unknown_backend(name, list(backends()))
+        raise unknown_backend(name, list(backend_classes()))
     return found
 
 
@@ -42,7 +42,7 @@ def resolve_backend(name: str, rows: int | None = None) -> str:
     passes one over. A named backend must be importable (``check_available``); one that cannot take so few
     rows gives way to the exact index, with a warning."""
     if name == "auto":
-        ranked = sorted((b for b in backends().values() if b.auto_rank), key=lambda b: -b.auto_rank)
+        ranked = sorted((b for b in backend_classes().values() if b.auto_rank), key=lambda b: -b.auto_rank)
         passed = [(b, b.unusable(rows)) for b in ranked]
         usable = [b for b, reason in passed if reason is None]
         chosen = usable[0].name if usable else FALLBACK
@@ -52,13 +52,8 @@ def resolve_backend(name: str, rows: int | None = None) -> str:
     chosen = backend(name)
     chosen.check_available()  # an optional library: say how to install it before the long part
     if rows is not None and rows < chosen.min_rows:
-        logger.warning(
-            "A memory of %d rows is too small for the %s index (at least %d): using the exact index, whose "
-            "neighbours are exact.",
-            rows,
-            name,
-            chosen.min_rows,
-        )
+        reason = chosen.unusable(rows) or f"a memory of {rows} rows is too small for the {name} index"
+        logger.warning("%s: using the exact index, whose neighbours are exact.", reason[0].upper() + reason[1:])
         return FALLBACK
     return name
 
@@ -130,7 +125,7 @@ def read_index_meta(folder: Path) -> dict:
                 f"The index in {folder} is damaged: its metadata file {INDEX_META} cannot be read ({exc}). Rebuild "
                 "it with create_memory_bank.py."
             ) from exc
-    for name, kind in backends().items():
+    for name, kind in backend_classes().items():
         if kind.recognises(folder):
             return {"backend": name, "k": None, "size": None, "dim": None, "memory_id": None, "published": True}
     raise UserError(
@@ -154,7 +149,9 @@ def index_belongs(folder: Path, memory_id: str | None) -> bool:
     the published code, whose index is a backend's own folder. The one check that an index fits its memory."""
     folder = Path(folder)
     if memory_id is None:
-        return not (folder / INDEX_META).exists() and any(kind.recognises(folder) for kind in backends().values())
+        return not (folder / INDEX_META).exists() and any(
+            kind.recognises(folder) for kind in backend_classes().values()
+        )
     return index_memory_id(folder) == memory_id
 
 
@@ -163,7 +160,7 @@ def load_index(
 ) -> tuple[NeighborIndex, dict]:
     """Load an index folder; ``features`` [M, D] is the memory it indexes (the exact backend needs it)."""
     meta = read_index_meta(folder)
-    kind = backends().get(meta["backend"])
+    kind = backend_classes().get(meta["backend"])
     if kind is None:
         raise UserError(f"{folder} holds an index of unknown backend {meta['backend']!r}. Rebuild it.")
     try:

@@ -215,7 +215,9 @@ def searcher_for(data: np.ndarray, recipe: ScannRecipe):
             num_leaves_to_search=recipe.num_leaves_to_search,
             training_sample_size=data.shape[0],
         )
-        .score_ah(recipe.dimensions_per_block, anisotropic_quantization_threshold=recipe.anisotropic_quantization_threshold)
+        .score_ah(
+            recipe.dimensions_per_block, anisotropic_quantization_threshold=recipe.anisotropic_quantization_threshold
+        )
         .reorder(recipe.num_reordering_candidates, quantize=quantize)
         .build()
     )

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from fungi_hb.index.base import IndexConfig
 from fungi_hb.index.backends.exact import ExactIndex, Geometry, config_of, device_holds, ordered, search_chunks
+from fungi_hb.index.base import IndexConfig
 from fungi_hb.index.registry import read_index_meta
 
 logger = logging.getLogger(__name__)

@@ -4,15 +4,16 @@ of every file before the long part (by the first process; the others wait for it
 import logging
 from dataclasses import dataclass
 
-import torch
-
 from fungi_hb.data.checks import check_samples
-from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.data.config import DataConfig
+from fungi_hb.data.datasets.base import ClassOptions, ClassSpec
 from fungi_hb.data.datasets.registry import Dataset, open_dataset
-from fungi_hb.data.samples import DataConfig, Sample, train_samples, val_samples
+from fungi_hb.data.samples import Sample, train_samples, val_samples
+from fungi_hb.data.targets import TargetReader, reader_for
 from fungi_hb.log import count
 from fungi_hb.runs import distributed
 from fungi_hb.runs.distributed import World
+from fungi_hb.tasks.base import Task, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -24,32 +25,38 @@ class RunData:
     val: list[Sample]  # empty when the job has no validation
 
     @property
-    def classes(self) -> ClassSpec:
-        return self.dataset.classes
+    def targets(self) -> TargetReader:
+        """How the samples' masks or depth maps are read."""
+        return reader_for(self.dataset.targets)
 
-    def lookup(self) -> torch.Tensor:
-        """[256] mask value -> class id (255 ignore, -1 not allowed)."""
-        return torch.from_numpy(self.classes.lookup()).long()
+    def task(self) -> Task:
+        """The dataset's task, over its targets."""
+        return tasks()[self.dataset.kind.task](self.dataset.targets)
+
+
+def _what(dataset: Dataset) -> str:
+    if not isinstance(dataset.targets, ClassSpec):
+        return "depth"
+    names = dataset.targets.class_names
+    return f"{count(len(names), 'class', 'classes')} ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})"
 
 
 def prepare_data(config: DataConfig, seed: int, validation: bool, world: World) -> RunData:
-    dataset = open_dataset(config.data_dir, config.dataset, config.keep_other)
+    options = ClassOptions(keep_other=config.keep_other, classes=config.classes)
+    dataset = open_dataset(config.data_dir, config.dataset, options)
     train = train_samples(dataset, config, seed)
     val = val_samples(dataset, config) if validation else []
-    names = dataset.classes.class_names
     logger.info(
-        "Data: %s in %s, %s (%s%s); %s%s",
+        "Data: %s in %s, %s; %s%s",
         dataset.layout.kind,
-        dataset.layout.root,
-        count(len(names), "class", "classes"),
-        ", ".join(names[:8]),
-        ", ..." if len(names) > 8 else "",
+        dataset.layout.tree.label,
+        _what(dataset),
         count(len(train), "training image"),
         f" and {count(len(val), 'validation image')}" if validation else "",
     )
     if world.is_main:
-        check_samples(train, dataset.classes, "training", config.num_workers)
+        check_samples(train, dataset.targets, "training", config.num_workers)
         if val:
-            check_samples(val, dataset.classes, "validation", config.num_workers)
+            check_samples(val, dataset.targets, "validation", config.num_workers)
     distributed.barrier(world)
     return RunData(dataset, train, val)

@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.features.setup import FeatureSetup
 from fungi_hb.identity import MemoryIdentity, differences
 from fungi_hb.index import IndexConfig, NeighborIndex, build_index_folder, index_belongs, load_index
 from fungi_hb.index.sharded import load_sharded
 from fungi_hb.jobs.configs import EvalJob
+from fungi_hb.jobs.feature_setup import FeatureSetup
 from fungi_hb.memory.build import MemoryRecipe, assemble_memory, extract_memory_pieces
 from fungi_hb.memory.files import BankMeta, BankPaths, bank_transaction, new_memory_id, read_bank, write_sidecar
 from fungi_hb.memory.types import Memory
@@ -20,9 +20,9 @@ from fungi_hb.runs import distributed
 from fungi_hb.runs.distributed import World
 from fungi_hb.runs.runner import Loading
 from fungi_hb.runs.store import PieceStore
-from fungi_hb.runs.work import work_key
+from fungi_hb.runs.work import assembled_memory_folder, work_folder
 from fungi_hb.storage.matrix_file import open_matrix
-from fungi_hb.storage.transaction import staged_commit
+from fungi_hb.storage.transaction import staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +64,11 @@ def evaluation_memory(
         return load_saved_memory(Path(job.load_eval_memory), identity)
     extract_memory_pieces(recipe, setup.extract, store, loading, world, f"{job.features} memory")
     distributed.barrier(world)
-    folder = Path(job.save_eval_memory) if job.save_eval_memory is not None else store.folder / "memory"
+    folder = Path(job.save_eval_memory) if job.save_eval_memory is not None else assembled_memory_folder(store.folder)
     paths = BankPaths.in_folder(folder)
     if world.is_main and _reusable(paths, identity, store.key) is None:
         folder.mkdir(parents=True, exist_ok=True)
-        rows, width = recipe.plan.rows, recipe.classes.num_classes
+        rows, width = recipe.plan.rows, recipe.rule.width
         with bank_transaction(paths) as staged:
             assemble_memory(recipe, store, loading.images_per_piece, staged, setup.dim)
             meta = BankMeta(new_memory_id(), identity, rows, setup.dim, width, {"pieces": store.key})
@@ -91,8 +91,8 @@ def evaluation_index(
     folder, then loaded by every process."""
     folder = index_folder(root, meta, config)
     if world.is_main and not index_belongs(folder, meta.memory_id):
-        with staged_commit({"index": folder}, folder.with_name("index.commit.json")) as staged:
-            build_index_folder(paths.features, staged["index"], config, meta.memory_id, device)
+        with staged_folder(folder) as staged:
+            build_index_folder(paths.features, staged, config, meta.memory_id, device)
     distributed.barrier(world)
     if config.sharded and world.distributed:
         return load_sharded(folder, open_matrix(paths.features), device, world.rank, world.size)
@@ -103,4 +103,4 @@ def evaluation_index(
 
 def index_folder(root: Path, meta: BankMeta, config: IndexConfig) -> Path:
     """Where the evaluation index of a memory waits in the work folder."""
-    return root / work_key("eval-index", meta.memory_id, config) / "index"
+    return work_folder(root, "eval-index", meta.memory_id, config) / "index"

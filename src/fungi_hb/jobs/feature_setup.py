@@ -1,26 +1,30 @@
-"""How the patch features of a run are computed, built and checked before the long part: the backbone,
-and for FUNGI the head, the gradients layer, the projection and the support index; and what identifies
-the features and the memories made of them."""
+"""How the patch features of a run are computed, built and checked before the long part: for FUNGI the
+head, the gradients layer (which must run as a module call), the projection and the support index; and
+what identifies the features and the memories made of them."""
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
 from fungi_hb.data.samples import Sample
 from fungi_hb.data.transforms import AUGMENTATION
 from fungi_hb.errors import UserError
-from fungi_hb.features.backbones import BackboneInfo, build_backbone
 from fungi_hb.features.embeddings import EmbeddingExtractor, keys_unavailable
+from fungi_hb.features.models.base import Backbone, BackboneInfo, forward_features
 from fungi_hb.features.support import Support, load_support
 from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel
-from fungi_hb.fungi.projection import make_projection, projection_sha1
-from fungi_hb.fungi.token_gradients import token_gradient_width
+from fungi_hb.fungi.projection import check_projection, make_projection, projection_sha1
+from fungi_hb.fungi.token_gradients import linears_called, token_gradient_width
 from fungi_hb.identity import FeatureIdentity, FungiIdentity, MemoryIdentity, ids_sha1
 from fungi_hb.jobs import preflight
 from fungi_hb.jobs.configs import EvalJob
-from fungi_hb.memory.types import FeatureFn, MemoryConfig
-from fungi_hb.storage.projection_file import load_projection, save_projection
+from fungi_hb.memory.types import FeatureFn, MemoryConfig, RowRule
+from fungi_hb.precision import Placement
+from fungi_hb.storage.projection_file import FIX as PROJECTION_FIX
+from fungi_hb.storage.projection_file import load_projection_matrix, save_projection
+from fungi_hb.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,11 @@ def raw_identity(
         seed=seed,
         source=source,
     )
+
+
+def row_rule(task: Task, patch_size: int) -> RowRule:
+    """What the task keeps of each patch in a memory, at patch size ``patch_size``."""
+    return RowRule(task.patch_values, task.select, task.value_width, task.value_dtype, patch_size)
 
 
 def memory_identity(
@@ -87,45 +96,30 @@ def fungi_identity(raw: FeatureIdentity, config: FungiConfig, projection: torch.
     )
 
 
-def prepare_features(
-    job: EvalJob, device: torch.device, dtype: torch.dtype | None, train_ids: list[str] | None = None
-) -> FeatureSetup:
-    """Backbone, and for FUNGI the head, layer, projection and support index, all checked up front
-    (``train_ids``: this run's training images, which the support bank should have been built from)."""
-    backbone, info = build_backbone(job.backbone, job.seed)
-    backbone.to(device)
+def prepare_features(job: EvalJob, backbone: Backbone, placement: Placement, train_ids: list[str]) -> FeatureSetup:
+    """For FUNGI the head, layer, projection and support index, all checked up front (``train_ids``: this
+    run's training images, which the support bank should have been built from); else the raw features."""
+    info = backbone.info
     raw = raw_identity(info, job.transform.std, job.seed)  # the support bank's features: final tokens
     if job.features == "embeddings":
-        reason = keys_unavailable(backbone) if job.embeddings_source == "keys" else None
+        reason = _keys_unavailable(backbone) if job.embeddings_source == "keys" else None
         if reason is not None:
             raise UserError(
                 f"`embeddings_source` keys cannot be used with {info.model}: {reason}. Use `embeddings_source` tokens."
             )
-        extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype, job.embeddings_source)
+        extract = EmbeddingExtractor(backbone, placement, job.embeddings_source)
         return FeatureSetup(extract, info, info.embed_dim, replace(raw, source=job.embeddings_source))
 
-    model = FungiModel(backbone, info.embed_dim, job.fungi.latent_dim, job.seed).to(device)
+    model = FungiModel(backbone.module, info.embed_dim, job.fungi.latent_dim, job.seed, backbone.tokens,
+                       info.num_prefix_tokens).to(placement.device)  # fmt: skip
     layer_path, layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
-    width = token_gradient_width(layer)
-    if job.projection_matrix is not None:
-        projection = load_projection(job.projection_matrix, info.embed_dim, width)
-    else:
-        projection = make_projection(info.embed_dim, width, job.seed)
-    if job.save_projection_matrix is not None:
-        save_projection(projection, job.save_projection_matrix)
-    support = load_support(
-        job.support_features,
-        job.support_index,
-        raw,
-        info.embed_dim,
-        device,
-        ids_sha1(train_ids) if train_ids is not None else None,
-    )
+    _check_layer_runs(model, layer_path, info, placement.device)
+    projection = _projection(job, info.embed_dim, token_gradient_width(layer))
+    support = load_support(job.support_features, job.support_index, raw, info.embed_dim, placement.device,
+                           ids_sha1(train_ids))  # fmt: skip
     negatives = preflight.capped_negatives(job.fungi.num_negative_neighbors, support.k)
     config = replace(job.fungi, gradients_layer=layer_path, num_negative_neighbors=negatives)
-    extract = FungiExtractor(
-        model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype
-    )
+    extract = FungiExtractor(model, projection, support.neighbors, config, info.num_tokens, placement)
     logger.info(
         "FUNGI: layer %s (%d x %d), %d negatives/token (support k=%d), q=%.2f, %s layout",
         config.gradients_layer,
@@ -138,3 +132,45 @@ def prepare_features(
     )
     made_by = f"fungi-hb, memory {support.memory_id}" if support.memory_id else "the published code (no metadata)"
     return FeatureSetup(extract, info, 2 * info.embed_dim, fungi_identity(raw, config, projection, support), made_by)
+
+
+def _keys_unavailable(backbone: Backbone) -> str | None:
+    if backbone.tokens is not forward_features:
+        return "keys are read from the last block of timm ViTs, and this is your own model"
+    return keys_unavailable(backbone.module)
+
+
+def load_projection(path: Path, out_dim: int, in_dim: int) -> torch.Tensor:
+    """[out_dim, in_dim] int8 +1/-1 matrix R from the file ``path`` (ours or the published format)."""
+    matrix = load_projection_matrix(path, (out_dim, in_dim))
+    try:
+        return check_projection(matrix, out_dim, in_dim)
+    except ValueError as exc:
+        raise UserError(f"`projection_matrix` {path}: {exc}. {PROJECTION_FIX}") from exc
+
+
+def _projection(job: EvalJob, out_dim: int, in_dim: int) -> torch.Tensor:
+    """R: loaded from `projection_matrix` (and checked) or made from the seed; saved where asked."""
+    if job.projection_matrix is not None:
+        projection = load_projection(job.projection_matrix, out_dim, in_dim)
+    else:
+        projection = make_projection(out_dim, in_dim, job.seed)
+    if job.save_projection_matrix is not None:
+        save_projection(projection, job.save_projection_matrix)
+    return projection
+
+
+def _check_layer_runs(model: FungiModel, path: str, info: BackboneInfo, device: torch.device) -> None:
+    """The per-token gradient needs the layer's output as a module call: refuse, before the long part, a
+    layer the forward pass computes some other way (``torch.nn.MultiheadAttention``'s ``out_proj`` is used
+    inside a fused function), naming the Linear layers that do run."""
+    images = torch.zeros(1, 3, info.input_size, info.input_size, device=device)
+    called = linears_called(model, lambda: model.tokens(images))
+    if path in called:
+        return
+    shown = [name for name in called if name.startswith("backbone.")]
+    raise UserError(
+        f"`fungi.gradients_layer` {path} is never called as a module in the model's forward pass (e.g. "
+        "torch.nn.MultiheadAttention computes its out_proj inside a fused function), so its per-token gradients "
+        f"cannot be taken. Linear layers that do run: {', '.join(shown[-6:]) or 'none'}."
+    )

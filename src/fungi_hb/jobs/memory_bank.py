@@ -6,16 +6,18 @@ the first process assembles them and builds the index, and the bank is committed
 
 import logging
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from fungi_hb.features.backbones import build_backbone
+from fungi_hb.data.loading import Augmentation
 from fungi_hb.features.embeddings import EmbeddingExtractor
-from fungi_hb.features.setup import SUPPORT_STAGE, memory_identity, raw_identity
-from fungi_hb.index import build_index_folder
+from fungi_hb.features.models.base import Backbone, load_backbone
+from fungi_hb.identity import MemoryIdentity
+from fungi_hb.index import IndexConfig, build_index_folder
 from fungi_hb.index.plan import plan_index
 from fungi_hb.jobs import preflight
 from fungi_hb.jobs.configs import MemoryBankJob
-from fungi_hb.jobs.data_setup import prepare_data
+from fungi_hb.jobs.data_setup import RunData, prepare_data
+from fungi_hb.jobs.feature_setup import SUPPORT_STAGE, memory_identity, raw_identity, row_rule
 from fungi_hb.jobs.timer import StageTimer
 from fungi_hb.jsonable import to_jsonable
 from fungi_hb.log import count, start_copy
@@ -28,7 +30,7 @@ from fungi_hb.memory.files import (
     new_memory_id,
     write_sidecar,
 )
-from fungi_hb.precision import autocast_dtype, precision_name
+from fungi_hb.precision import Placement, autocast_dtype
 from fungi_hb.runs import distributed, lock
 from fungi_hb.runs.distributed import World
 from fungi_hb.runs.runner import Loading
@@ -37,6 +39,22 @@ from fungi_hb.runs.work import finish_work, work_key
 from fungi_hb.system import environment, provenance
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BankRun:
+    """A bank's run once everything is checked: what the pieces are made of and where they go."""
+
+    job: MemoryBankJob
+    paths: BankPaths
+    data: RunData
+    backbone: Backbone
+    recipe: MemoryRecipe
+    identity: MemoryIdentity
+    index_config: IndexConfig  # nothing left on auto
+    loading: Loading
+    store: PieceStore
+    placement: Placement
 
 
 def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
@@ -50,11 +68,17 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
         work_folder=job.work_folder(),
     )
     with ExitStack() as stack:
-        return _build(job, paths, world, stack)
+        timer = StageTimer()
+        run = _prepare(job, paths, world, stack, timer)
+        with timer.stage("features"):
+            extract = EmbeddingExtractor(run.backbone, run.placement)
+            extract_memory_pieces(run.recipe, extract, run.store, run.loading, world, "memory bank")
+        distributed.barrier(world)
+        return _commit(run, timer) if world.is_main else None
 
 
-def _build(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack) -> dict | None:
-    timer = StageTimer()
+def _prepare(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack, timer: StageTimer) -> BankRun:
+    """Everything checked before the long part: data, outputs and their locks, backbone, plans, pieces."""
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=False, world=world)
@@ -62,21 +86,23 @@ def _build(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack)
         lock.hold(stack, {f"the memory bank {path}": path for path in paths.parts().values()})
         check_bank_journal(paths)
         start_copy()
-    samples, classes = data.train, data.classes
-    plan = preflight.memory_plan(job.memory, len(samples), job.backbone.grid**2, job.index.num_neighbors)
     with timer.stage("backbone"):
-        backbone, info = build_backbone(job.backbone, job.seed)
-        backbone.to(device)
+        backbone = load_backbone(job.backbone, job.seed, device)
+    info = backbone.info
+    plan = preflight.memory_plan(job.memory, len(data.train), info.grid**2, job.index.num_neighbors)
     index_config = plan_index(job.index, plan.rows, info.embed_dim, "support")
-    dtype = autocast_dtype(device, job.runtime.use_fp16)
+    placement = Placement(device, autocast_dtype(device, job.runtime.use_fp16))
     identity = memory_identity(
-        raw_identity(info, job.transform.std, job.seed), classes.name, job.memory, samples, SUPPORT_STAGE
+        raw_identity(info, job.transform.std, job.seed),
+        data.dataset.targets.name,
+        job.memory,
+        data.train,
+        SUPPORT_STAGE,
     )
-    recipe = MemoryRecipe(
-        samples, classes, plan, job.transform, info.input_size, info.patch_size, job.seed, SUPPORT_STAGE
-    )
-    loading = Loading.of(len(samples), job.data.batch_size, job.data.num_workers, job.runtime.piece_images)
-    extraction = {"batch_size": job.data.batch_size, "precision": precision_name(dtype), "device": device.type}
+    augmentation = Augmentation(info.input_size, job.transform, job.seed, SUPPORT_STAGE, plan.epochs)
+    recipe = MemoryRecipe(data.train, data.targets, plan, augmentation, row_rule(data.task(), info.patch_size))
+    loading = Loading.of(len(data.train), job.data.batch_size, job.data.num_workers, job.runtime.piece_images)
+    extraction = {"batch_size": job.data.batch_size, "precision": placement.name, "device": device.type}
     store = PieceStore(
         job.work_folder(),
         work_key("support", identity, extraction),
@@ -86,47 +112,50 @@ def _build(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack)
         store.lock(stack)
     logger.info(
         "%s x %s, %d rows expected, %d images per piece, device %s",
-        count(len(samples), "training image"),
+        count(len(data.train), "training image"),
         count(plan.epochs, "augmentation epoch"),
         plan.rows,
         loading.images_per_piece,
         device,
     )
-    extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype)
-    with timer.stage("features"):
-        extract_memory_pieces(recipe, extract, store, loading, world, "memory bank")
-    distributed.barrier(world)
-    if not world.is_main:
-        return None
+    return BankRun(job, paths, data, backbone, recipe, identity, index_config, loading, store, placement)
 
+
+def _commit(run: BankRun, timer: StageTimer) -> dict:
+    """On the first process: the pieces assembled into the bank's files, the index built, all committed."""
+    job, info, plan = run.job, run.backbone.info, run.recipe.plan
     meta = BankMeta(
         memory_id=new_memory_id(),
-        identity=identity,
+        identity=run.identity,
         rows=plan.rows,
         dim=info.embed_dim,
-        num_classes=classes.num_classes,
+        label_width=run.recipe.rule.width,
         info={
-            "num_images": len(samples),
+            "num_images": len(run.data.train),
             "num_train_samples": job.data.num_train_samples,
             "data_dir": str(job.data.data_dir.resolve()),
-            "index": to_jsonable(index_config),
-            "environment": environment(device),
+            "index": to_jsonable(run.index_config),
+            "environment": environment(run.placement.device),
         },
     )
-    with bank_transaction(paths) as staged:
+    with bank_transaction(run.paths) as staged:
         with timer.stage("assemble"):
-            assemble_memory(recipe, store, loading.images_per_piece, staged, info.embed_dim)
+            assemble_memory(run.recipe, run.store, run.loading.images_per_piece, staged, info.embed_dim)
         with timer.stage("index"):
-            build_index_folder(staged["features"], staged["index"], index_config, meta.memory_id, device)
-        meta = write_sidecar(paths, staged, replace(meta, info={**meta.info, "provenance": provenance(timer.started)}))
-    store.remove()
-    finish_work(store.folder.parent)
+            build_index_folder(
+                staged["features"], staged["index"], run.index_config, meta.memory_id, run.placement.device
+            )
+        meta = write_sidecar(
+            run.paths, staged, replace(meta, info={**meta.info, "provenance": provenance(timer.started)})
+        )
+    run.store.remove()
+    finish_work(run.store.folder.parent)
     logger.info(
         "Done: %d rows x %d dims in %.1f s (%.3f s/image) -> %s, %s, %s",
         meta.rows,
         meta.dim,
         timer.summary()["total"],
-        timer.seconds["features"] / (len(samples) * plan.epochs),
+        timer.seconds["features"] / (len(run.data.train) * plan.epochs),
         job.features_path,
         job.labels_path,
         job.index_dir,

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import torch
 
-from fungi_hb.data.datasets.base import ClassSpec
+from fungi_hb.data.loading import Augmentation, AugmentedImages, Batch
 from fungi_hb.data.samples import Sample
-from fungi_hb.data.segmentation import AugmentedSegmentation, Batch
-from fungi_hb.data.transforms import TransformConfig
+from fungi_hb.data.targets import TargetReader
 from fungi_hb.errors import UserError
 from fungi_hb.log import count
 from fungi_hb.memory.fill import batch_rows
 from fungi_hb.memory.plan import MemoryPlan
-from fungi_hb.memory.types import FeatureFn
+from fungi_hb.memory.types import FeatureFn, RowRule
 from fungi_hb.runs.distributed import World
 from fungi_hb.runs.pieces import Piece, plan_pieces
-from fungi_hb.runs.runner import Loading, read_pieces, run_pieces
+from fungi_hb.runs.runner import Loading, PieceWork, read_pieces, run_pieces
 from fungi_hb.runs.store import PieceStore
 from fungi_hb.storage.matrix_file import write_matrix
 
@@ -30,13 +29,10 @@ class MemoryRecipe:
     """What a memory's rows are made from, besides the feature function."""
 
     samples: list[Sample]  # training images, in order
-    classes: ClassSpec
+    targets: TargetReader  # how their masks or depth maps are read
     plan: MemoryPlan  # rows, epochs, patches kept per image
-    transform: TransformConfig
-    input_size: int  # S
-    patch_size: int  # p
-    seed: int
-    stage: str  # which memory (support or evaluation): keys its own augmentation draws
+    augmentation: Augmentation  # S, transform, seed, stage (the memory's own draws), epochs
+    rule: RowRule  # what a row carries besides its feature
 
     def pieces(self, images_per_piece: int) -> list[Piece]:
         """Every piece of the memory, in assembly order."""
@@ -47,26 +43,21 @@ def extract_memory_pieces(
     recipe: MemoryRecipe, extract: FeatureFn, store: PieceStore, loading: Loading, world: World, desc: str
 ) -> None:
     """Extract this process's share of the memory's pieces into ``store``."""
-    classes, samples = recipe.classes, recipe.samples
+    samples = recipe.samples
 
     def work(batch: Batch) -> dict[str, torch.Tensor]:
-        features, labels = batch_rows(
-            batch, extract, recipe.plan, recipe.patch_size, classes.num_classes, classes.ignore_as_class
-        )  # (n, D), (n, C)
+        features, values = batch_rows(batch, extract, recipe.plan, recipe.rule)  # (n, D), (n, W)
         if not torch.isfinite(features).all():
             bad = [str(samples[int(i)].image) for i in batch.indices]
             raise UserError(
                 f"The backbone gave non-finite features for the batch of {', '.join(bad[:3])}. Check "
                 "`backbone.weights` (a checkpoint with NaN or Inf values) and `transform.std`."
             )
-        return {"features": features, "labels": labels.half()}  # labels are multiples of 1/p^2: exact in float16
+        return {"features": features, "labels": values.to(recipe.rule.dtype)}
 
     store.create()
-    lookup = torch.from_numpy(classes.lookup()).long()
-    dataset = AugmentedSegmentation(
-        samples, recipe.input_size, recipe.transform, recipe.seed, recipe.stage, recipe.plan.epochs, lookup
-    )
-    run_pieces(recipe.pieces(loading.images_per_piece), store, world, dataset, work, loading, desc=desc)
+    dataset = AugmentedImages(samples, recipe.augmentation, recipe.targets)
+    run_pieces(recipe.pieces(loading.images_per_piece), store, world, loading, PieceWork(dataset, work, desc=desc))
 
 
 def assemble_memory(
@@ -75,7 +66,7 @@ def assemble_memory(
     """Write the pieces' rows, in order, to ``staged["features"]`` [rows, dim] and ``staged["labels"]``
     [rows, C] (float32)."""
     pieces, rows = recipe.pieces(images_per_piece), recipe.plan.rows
-    for name, width in (("features", dim), ("labels", recipe.classes.num_classes)):
+    for name, width in (("features", dim), ("labels", recipe.rule.width)):
         chunks = (piece[name] for piece in read_pieces(store, pieces))
         try:
             write_matrix(staged[name], rows, width, torch.float32, chunks)

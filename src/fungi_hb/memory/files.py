@@ -1,6 +1,6 @@
 """Memory banks on disk, committed as a unit.
 
-A bank is ``features.pth`` [M, D] and ``labels.pth`` [M, C] (plain float32 tensors: the published format,
+A bank is ``features.pth`` [M, D] and ``labels.pth`` [M, W] (plain float32 tensors: the published format,
 so banks of the published code load too), for a support bank its index folder, and a sidecar
 ``<features stem>.meta.json`` written last. The sidecar holds the bank's identity and a fingerprint of
 every part, so a later reader knows the parts belong together. Parts of the published code's banks carry
@@ -26,7 +26,7 @@ from fungi_hb.storage.transaction import check_journal, pending, staged_commit
 
 logger = logging.getLogger(__name__)
 
-META_FORMAT = "fungi-hb memory bank 4"
+META_FORMAT = "fungi-hb memory bank 5"
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class BankPaths:
     """Where the parts of one bank live."""
 
     features: Path  # [M, D] float32
-    labels: Path | None  # [M, C] float32 (None: wherever the sidecar says, for readers that skip labels)
+    labels: Path | None  # [M, W] float32 (None: wherever the sidecar says, for readers that skip labels)
     index: Path | None = None  # index folder (support banks); None for an evaluation memory
 
     @property
@@ -68,7 +68,7 @@ class BankMeta:
     identity: MemoryIdentity
     rows: int  # M
     dim: int  # D
-    num_classes: int  # C
+    label_width: int  # W: classes (segmentation), or depth and its share
     info: dict = field(default_factory=dict)  # facts that do not change the features (data folder, counts)
     parts: dict = field(default_factory=dict)  # role -> {"name": path relative to the sidecar, "fingerprints"}
 
@@ -79,7 +79,7 @@ class BankMeta:
             "identity": identity_json(self.identity),
             "rows": self.rows,
             "dim": self.dim,
-            "num_classes": self.num_classes,
+            "label_width": self.label_width,
             "info": self.info,
             "parts": self.parts,
             "package_version": __version__,
@@ -93,7 +93,7 @@ class BankMeta:
             identity=MemoryIdentity.from_json(data["identity"]),
             rows=int(data["rows"]),
             dim=int(data["dim"]),
-            num_classes=int(data["num_classes"]),
+            label_width=int(data["label_width"]),
             info=data.get("info", {}),
             parts=data.get("parts", {}),
         )
@@ -129,7 +129,7 @@ def write_sidecar(paths: BankPaths, staged: dict[str, Path], meta: BankMeta) -> 
         role: {"name": _relative(final, base), "fingerprints": fingerprints(staged[role])}
         for role, final in paths.parts().items()
     }
-    meta = BankMeta(meta.memory_id, meta.identity, meta.rows, meta.dim, meta.num_classes, meta.info, parts)
+    meta = BankMeta(meta.memory_id, meta.identity, meta.rows, meta.dim, meta.label_width, meta.info, parts)
     save_json(meta.to_json(), staged["meta"])
     return meta
 

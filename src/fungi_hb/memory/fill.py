@@ -1,16 +1,15 @@
 """The rows a batch of augmented training images adds to a memory bank (method section 4): patch features,
-L2-normalised, and patch labels, bounded with the rare-class-first rule or unbounded."""
+L2-normalised, and what the task keeps of each patch (class shares, or depth), bounded by the task's rule
+(rare classes first for segmentation) or unbounded."""
 
 import logging
 
 import torch
 import torch.nn.functional as F
 
-from fungi_hb.data.segmentation import Batch
-from fungi_hb.memory.patch_labels import patch_label_distributions
+from fungi_hb.data.loading import Batch
 from fungi_hb.memory.plan import MemoryPlan
-from fungi_hb.memory.sampling import select_patches
-from fungi_hb.memory.types import FeatureFn
+from fungi_hb.memory.types import FeatureFn, RowRule
 from fungi_hb.seeding import uniform_draws
 
 logger = logging.getLogger(__name__)
@@ -32,14 +31,12 @@ def gather_rows(
     return features.flatten(0, 1), labels.flatten(0, 1)
 
 
-def batch_rows(
-    batch: Batch, extract: FeatureFn, plan: MemoryPlan, patch_size: int, num_classes: int, ignore_as_class: int | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The memory rows of one batch: features [B*s, D] (unit norm, CPU) and labels [B*s, C]."""
+def batch_rows(batch: Batch, extract: FeatureFn, plan: MemoryPlan, rule: RowRule) -> tuple[torch.Tensor, torch.Tensor]:
+    """The memory rows of one batch: features [B*s, D] (unit norm, CPU) and values [B*s, W] (``rule``)."""
     feats = F.normalize(extract(batch.images, batch.seeds).float(), dim=-1).cpu()  # (B, P, D)
-    labels = patch_label_distributions(batch.masks, patch_size, num_classes, ignore_as_class).flatten(1, 2)  # (B,P,C)
+    values = rule.values(batch.targets, rule.patch_size).flatten(1, 2)  # (B, P, W)
     keep = None
     if plan.keep_per_image is not None:
-        noise = uniform_draws(batch.seeds, "patches", labels.shape[1])  # (B, P)
-        keep = select_patches(labels, plan.keep_per_image, noise)  # (B, s)
-    return gather_rows(feats, labels, keep)
+        noise = uniform_draws(batch.seeds, "patches", values.shape[1])  # (B, P)
+        keep = rule.select(values, plan.keep_per_image, noise)  # (B, s)
+    return gather_rows(feats, values, keep)

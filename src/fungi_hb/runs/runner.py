@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from fungi_hb.data.segmentation import Batch, make_loader
+from fungi_hb.data.loading import Batch, make_loader
 from fungi_hb.errors import UserError
 from fungi_hb.runs.distributed import World
 from fungi_hb.runs.pieces import Piece, batches_of, piece_images, pieces_of_rank
@@ -50,19 +50,20 @@ def combine(outputs: list[dict[str, torch.Tensor]], summed: Iterable[str] = ()) 
     }
 
 
-def run_pieces(
-    pieces: list[Piece],
-    store: PieceStore,
-    world: World,
-    dataset: Dataset,
-    work: BatchWork,
-    loading: Loading,
-    summed: Iterable[str] = (),
-    desc: str = "pieces",
-) -> None:
+@dataclass(frozen=True)
+class PieceWork:
+    """What the pieces of a job compute."""
+
+    dataset: Dataset  # items ``epoch * loading.num_images + image``
+    work: BatchWork  # what one batch contributes to its piece
+    summed: tuple[str, ...] = ()  # the outputs added up over a piece's batches (the others are concatenated)
+    desc: str = "pieces"  # the progress bar's label
+
+
+def run_pieces(pieces: list[Piece], store: PieceStore, world: World, loading: Loading, job: PieceWork) -> None:
     """Compute and save this process's unfinished pieces of ``pieces`` (every piece of the job, in order;
-    the share is taken here). ``dataset`` has items ``epoch * loading.num_images + image``; a piece's batch
-    outputs are joined by ``combine(outputs, summed)``."""
+    the share is taken here)."""
+    dataset, work, summed, desc = job.dataset, job.work, job.summed, job.desc
     mine = pieces_of_rank(pieces, world.rank, world.size)
     reused = [piece for piece in mine if store.reusable(piece)]
     todo = [piece for piece in mine if piece not in reused]

@@ -6,6 +6,7 @@ their content, so a rerun of the same command finds its own work and nothing els
 import hashlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -29,6 +30,21 @@ def work_key(kind: str, *parts: object) -> str:
     """``<kind>-<digest of parts>``: parts are identities and settings (anything ``to_jsonable`` takes)."""
     text = json.dumps(to_jsonable(list(parts)), sort_keys=True)
     return f"{kind}-{hashlib.sha1(text.encode()).hexdigest()[:16]}"
+
+
+def work_folder(root: Path, kind: str, *parts: object) -> Path:
+    """The subfolder of the work folder ``root`` for what ``parts`` determine (see ``work_key``)."""
+    return Path(root) / work_key(kind, *parts)
+
+
+def assembled_memory_folder(store_folder: Path) -> Path:
+    """Where an evaluation memory is assembled from its pieces when it is not saved elsewhere."""
+    return Path(store_folder) / "memory"
+
+
+def remove_work(folder: Path) -> None:
+    """Delete a finished subfolder of a work folder (its results committed elsewhere)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def note_failure(root: Path, world: World, message: str) -> None:

@@ -1,7 +1,7 @@
 """The projection matrix R on disk. Ours is a plain int8 tensor of +1/-1. The published code saves a dict
 holding the matrix and its scaling factor; a global scale does not change FUNGI features (they are
 normalised), so from such a dict we take the one matrix of the right shape, whose entries must be +c/-c
-for a single c > 0."""
+for a single c > 0. What the matrix must hold is checked by its user (``fungi.projection``)."""
 
 import logging
 from pathlib import Path
@@ -9,10 +9,10 @@ from pathlib import Path
 import torch
 
 from fungi_hb.errors import UserError
-from fungi_hb.fungi.projection import check_projection
 from fungi_hb.storage.torch_files import read_torch_file, save_tensor
 
 logger = logging.getLogger(__name__)
+FIX = "Give a file written by `save_projection_matrix` (or the published code) for the same `backbone.model` and layer."
 
 
 def _matrix_from_dict(content: dict, shape: tuple[int, int]) -> torch.Tensor:
@@ -28,22 +28,19 @@ def _matrix_from_dict(content: dict, shape: tuple[int, int]) -> torch.Tensor:
     return torch.sign(matrix)
 
 
-def load_projection(path: Path, out_dim: int, in_dim: int) -> torch.Tensor:
-    """[out_dim, in_dim] int8 matrix from ``projection_matrix`` (ours, or the published dict format)."""
-    fix = (
-        "Give a file written by `save_projection_matrix` (or the published code) for the same `backbone.model` "
-        "and layer."
-    )
-    content = read_torch_file(Path(path), "projection matrix (`projection_matrix`)", fix)
+def load_projection_matrix(path: Path, shape: tuple[int, int]) -> torch.Tensor:
+    """The matrix in ``projection_matrix`` (ours, or the published dict format, taking its matrix of
+    ``shape``)."""
+    content = read_torch_file(Path(path), "projection matrix (`projection_matrix`)", FIX)
     try:
         if isinstance(content, dict):
-            content = _matrix_from_dict(content, (out_dim, in_dim))
+            content = _matrix_from_dict(content, shape)
             logger.info("`projection_matrix` %s is in the published format (matrix and scaling).", path)
         if not torch.is_tensor(content):
             raise ValueError(f"the file holds a {type(content).__name__}, not a tensor")
-        return check_projection(content, out_dim, in_dim)
+        return content
     except ValueError as exc:
-        raise UserError(f"`projection_matrix` {path}: {exc}. {fix}") from exc
+        raise UserError(f"`projection_matrix` {path}: {exc}. {FIX}") from exc
 
 
 def save_projection(matrix: torch.Tensor, path: Path) -> None:

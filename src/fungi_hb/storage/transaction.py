@@ -143,3 +143,27 @@ def _replace(staged: Path, final: Path) -> None:
         if final.is_dir():
             raise IsADirectoryError(f"{final} is a folder")
         os.replace(staged, final)
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (name -> bytes) into ``folder`` as one commit: a later reader sees all of them new or
+    all old. Other files of the folder are left alone. Call it only while holding the folder's lock."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with staged_commit({name: folder / name for name in files}, folder / ".files.commit.json") as staged:
+        for name, data in files.items():
+            with atomic_path(staged[name]) as tmp:
+                tmp.write_bytes(data)
+
+
+def staged_folder(folder: Path):
+    """Save a folder as a unit (an index): a context manager yielding the staged folder to fill; its journal
+    is ``<name>.commit.json`` beside it. Call it only while holding the folder's lock."""
+    folder = Path(folder)
+    return _staged_one(folder, folder.with_name(f"{folder.name}.commit.json"))
+
+
+@contextmanager
+def _staged_one(folder: Path, journal: Path) -> Iterator[Path]:
+    with staged_commit({"folder": folder}, journal) as staged:
+        yield staged["folder"]

@@ -1,12 +1,20 @@
-"""What a dataset declares, and where its files are."""
+"""What a dataset declares, where its files are, and the registry datasets put themselves in.
 
-from dataclasses import dataclass
+A dataset is one module in ``data/datasets/`` with a ``DatasetKind`` subclass decorated with ``@register``:
+how its layout is recognised in a folder (or archive), its two splits (where images and targets are, how
+an id names them), and its classes (or, for depth, its depth maps' units). Nothing else lists it.
+"""
+
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-IGNORE = 255  # the ignore value of masks after mapping, for every dataset
+from fungi_hb.data.files import FileTree
+
+IGNORE = 255  # the ignore value of masks after mapping, for every dataset: the one definition
+_REGISTERED: dict[str, "DatasetKind"] = {}
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,8 @@ class ClassSpec:
     value_to_class: tuple[int, ...]  # 256 entries: mask value -> class id, IGNORE, or -1 (not allowed)
     ignore_as_class: int | None  # class that ignored pixels count as in memory labels (VOC: 0), or None
     palette: tuple[int, ...]  # 768 RGB values for class ids 0..255 (prediction pictures)
+    # a hint for masks holding values the table refuses: what the likely mix-up is (e.g. trainIds for labelIds)
+    mix_up: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -26,6 +36,10 @@ class ClassSpec:
     def lookup(self) -> np.ndarray:
         """[256] int16 table of ``value_to_class``."""
         return np.asarray(self.value_to_class, dtype=np.int16)
+
+    def rule(self) -> str:
+        """What its masks may hold, for messages."""
+        return f"{self.name} masks may hold {self.allowed_values()}"
 
     def allowed_values(self) -> str:
         """The mask values this dataset allows, for messages."""
@@ -39,37 +53,91 @@ class ClassSpec:
 
 
 @dataclass(frozen=True)
-class Split:
-    """One split on disk."""
+class DepthSpec:
+    """How a depth dataset's maps are read and scored."""
 
-    images: Path  # folder of images
-    masks: Path  # folder of <id>.png masks
-    ids_file: Path | None  # one id per line; None: every image in ``images``, sorted by name
+    name: str  # as recorded in identities and results ("nyuv2", "depth-<folder>")
+    max_depth: float | None = None  # metres: deeper ground truth is not scored, predictions are capped (NYUv2: 10)
+    min_depth: float = 1e-3  # metres: shallower ground truth (0 = no measurement) is not scored
+    # the evaluation crop as shares of the height and width (top, bottom, left, right); None: every pixel
+    crop: tuple[float, float, float, float] | None = None
+    mix_up: str | None = None
+
+    def rule(self) -> str:
+        return f"{self.name} depth maps are 16-bit single-channel PNGs of millimetres, 0 where nothing was measured"
+
+
+TargetSpec = ClassSpec | DepthSpec  # what a dataset's targets are
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: where its images and targets (masks, depth maps) are, and how an id names them."""
+
+    images: str  # folder of images, relative to the dataset root
+    targets: str  # folder of masks or depth maps
+    ids_file: str | None  # one id per line; None: every image in ``images`` (see ``depth``), sorted
+    image_name: str = "{id}{ext}"  # an image's path in ``images``: {id} and one of ``extensions`` as {ext}
+    target_name: str = "{id}.png"  # a target's path in ``targets``
+    extensions: tuple[str, ...] = (".jpg",)  # tried in this order
+    depth: int = 0  # ids without a list: image files this many folders down (Cityscapes' cities: 1)
+    target_noun: str = "mask"  # what a target is, for messages ("depth map")
+
+    def image_suffix(self) -> str:
+        """What follows the id in an image's name (before the extension): '' for ``{id}{ext}``."""
+        return self.image_name.split("{id}", 1)[1].replace("{ext}", "")
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where a dataset found in a folder keeps its splits."""
+    """Where a dataset found in a folder (or archive) keeps its splits."""
 
     kind: str  # what and which layout, for messages ("Pascal VOC, the VOCdevkit/VOC2012 layout", ...)
-    root: Path
+    tree: FileTree  # the files, rooted at the dataset's root
     train: Split
     val: Split
-    image_suffixes: tuple[str, ...] = (".jpg",)  # tried in this order for <id><suffix>
+    extra: dict = field(default_factory=dict)  # what the dataset's own code needs later (e.g. a class file)
 
 
-class DatasetKind(Protocol):
+@dataclass(frozen=True)
+class ClassOptions:
+    """How the user asked for the classes to be scored (`data.keep_other`, `data.classes`)."""
+
+    keep_other: bool = False
+    classes: str = "default"
+
+
+class DatasetKind:
     """One dataset: how to find it, and its classes."""
 
-    name: str
+    name: ClassVar[str]
+    task: ClassVar[str] = "segmentation"  # or "depth"
+    expected: ClassVar[str]  # what its layout looks like, for the message when no dataset is found
+    detect_order: ClassVar[int] = 50  # auto-detection tries lower numbers first (specific layouts before generic)
+    class_choices: ClassVar[tuple[str, ...]] = ("default",)  # what `data.classes` may be for it
 
-    def detect(self, root: Path) -> Layout | None:
-        """The layout in ``root`` if this dataset is there, else None."""
-        ...
+    def detect(self, tree: FileTree) -> Layout | None:
+        """The layout in ``tree`` if this dataset is there, else None."""
+        raise NotImplementedError
 
-    def classes(self, layout: Layout, keep_other: bool) -> ClassSpec:
-        """The classes (``keep_other``: ADE20K's 0 as a class of its own)."""
-        ...
+    def targets(self, layout: Layout, options: ClassOptions) -> TargetSpec:
+        """The classes as scored (or, for depth, how the maps are read and scored)."""
+        raise NotImplementedError
+
+    def synthetic(self) -> dict[str, Callable[[Path, Any], Path]]:
+        """Writers of small synthetic datasets in its layouts, by layout name: (root, ``SyntheticSpec``) ->
+        the folder to pass as `data.data_dir` (``data.synthetic``)."""
+        return {}
+
+
+def register(cls: type[DatasetKind]) -> type[DatasetKind]:
+    """Class decorator: make ``cls`` a dataset, under its ``name``."""
+    _REGISTERED[cls.name] = cls()
+    return cls
+
+
+def registered() -> dict[str, DatasetKind]:
+    return dict(_REGISTERED)
 
 
 def bit_palette() -> tuple[int, ...]:

@@ -5,42 +5,82 @@ which also gives the class count). Ignored pixels take no part in memory labels.
 import hashlib
 from pathlib import Path
 
-from fungi_hb.data.datasets.base import ClassSpec, Layout, Split, bit_palette, identity_mapping
+import numpy as np
+
+from fungi_hb.data.datasets.base import (
+    ClassOptions,
+    ClassSpec,
+    DatasetKind,
+    Layout,
+    Split,
+    bit_palette,
+    identity_mapping,
+    register,
+)
+from fungi_hb.data.files import FileTree
+from fungi_hb.data.synthetic_images import MaskStyle, SplitFiles, SyntheticSpec, numbered, write_split
 from fungi_hb.errors import UserError
 
 
-class Generic:
+@register
+class Generic(DatasetKind):
     name = "generic"
+    expected = "your own (images/, masks/, classes.txt, train.txt, val.txt)"
+    detect_order = 90  # any folder of images/ and masks/: after every dataset with a layout of its own
 
-    def detect(self, root: Path) -> Layout | None:
-        if not all((root / name).exists() for name in ("images", "masks", "classes.txt")):
+    def detect(self, tree: FileTree) -> Layout | None:
+        if not all(tree.exists(name) for name in ("images", "masks", "classes.txt")):
             return None
-        images, masks = root / "images", root / "masks"
+        extensions = (".jpg", ".jpeg", ".png")
         return Layout(
             "your own data (images/, masks/, classes.txt)",
-            root,
-            Split(images, masks, root / "train.txt"),
-            Split(images, masks, root / "val.txt"),
-            image_suffixes=(".jpg", ".jpeg", ".png"),
+            tree,
+            Split("images", "masks", "train.txt", extensions=extensions),
+            Split("images", "masks", "val.txt", extensions=extensions),
         )
 
-    def classes(self, layout: Layout, keep_other: bool) -> ClassSpec:
-        path = layout.root / "classes.txt"
+    def targets(self, layout: Layout, options: ClassOptions) -> ClassSpec:
         try:
-            names = read_class_names(path)
+            names = read_class_names(layout.tree, "classes.txt")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"Cannot read {path} ({exc}). Write one class name per line, in UTF-8.") from exc
+            raise UserError(
+                f"Cannot read {layout.tree.show('classes.txt')} ({exc}). Write one class name per line, in UTF-8."
+            ) from exc
         if not 1 <= len(names) <= 255:
-            raise UserError(f"{path} lists {len(names)} classes; between 1 and 255 are supported (255 is ignore).")
+            raise UserError(
+                f"{layout.tree.show('classes.txt')} lists {len(names)} classes; between 1 and 255 are supported "
+                "(255 is ignore)."
+            )
         digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:8]
         return ClassSpec(f"generic-{len(names)}-{digest}", names, identity_mapping(len(names)), None, bit_palette())
 
+    def synthetic(self) -> dict:
+        return {"generic": write_generic}
 
-def read_class_names(path: Path) -> tuple[str, ...]:
+
+def write_generic(root: Path, spec: SyntheticSpec) -> Path:
+    """images/, masks/, train.txt, val.txt and classes.txt of ``spec.num_classes`` classes."""
+    rng = np.random.default_rng(spec.seed)
+    style = MaskStyle(classes=tuple(range(1, spec.num_classes)))
+    for pattern, count, listed in (
+        ("train_{:05d}", spec.num_train, "train.txt"),
+        ("val_{:05d}", spec.num_val, "val.txt"),
+    ):
+        files = SplitFiles(
+            numbered(pattern, count), lambda i: root / "images" / f"{i}.jpg", lambda i: root / "masks" / f"{i}.png",
+            root / listed,
+        )  # fmt: skip
+        write_split(files, spec, style, rng)
+    (root / "classes.txt").write_text("".join(f"class{c}\n" for c in range(spec.num_classes)))
+    return root
+
+
+def read_class_names(tree: FileTree, name: str) -> tuple[str, ...]:
     """The class names of ``classes.txt``, line n (from 1) being class id n - 1, each stripped of surrounding
     whitespace. Blank lines at the end are ignored; a blank line before a name, or a name given twice, is
     refused, as either would put names under the wrong class ids."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    path = tree.show(name)
+    lines = tree.read_text(name).splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     first_line: dict[str, int] = {}

@@ -1,56 +1,94 @@
-"""The datasets this tool knows, and how the one in ``data.data_dir`` is chosen."""
+"""The datasets this tool knows (every module of ``data/datasets/`` but this one and ``base``), and how the one
+in ``data.data_dir`` is chosen."""
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fungi_hb.data.datasets.ade20k import Ade20k
-from fungi_hb.data.datasets.base import ClassSpec, DatasetKind, Layout
-from fungi_hb.data.datasets.generic import Generic
-from fungi_hb.data.datasets.voc import Voc
+from fungi_hb.data.datasets.base import ClassOptions, ClassSpec, DatasetKind, Layout, TargetSpec, registered
+from fungi_hb.data.files import FileTree, is_archive, open_tree
 from fungi_hb.errors import UserError
 
-# Detection tries them in this order; `data.dataset` NAME picks one.
-DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (Voc(), Ade20k(), Generic())}
+_NOT_DATASETS = {"base", "registry"}
+
+
+def datasets() -> dict[str, DatasetKind]:
+    """Every dataset by name, in the order auto-detection tries them."""
+    folder = Path(__file__).parent
+    for module in pkgutil.iter_modules([str(folder)]):
+        if module.name not in _NOT_DATASETS:
+            importlib.import_module(f"{__package__}.{module.name}")
+    return dict(sorted(registered().items(), key=lambda item: (item[1].detect_order, item[0])))
+
+
+def dataset_names() -> tuple[str, ...]:
+    return tuple(datasets())
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset found on disk: where its splits are and how its masks are scored."""
+    """A dataset found on disk: where its splits are and how its targets are scored."""
 
+    kind: DatasetKind
     layout: Layout
-    classes: ClassSpec
+    targets: TargetSpec  # its classes (segmentation) or how its depth maps are read and scored
+
+    @property
+    def classes(self) -> ClassSpec:
+        if not isinstance(self.targets, ClassSpec):
+            raise TypeError(f"{self.targets.name} is a depth dataset: it has no classes")
+        return self.targets
 
     @property
     def label(self) -> str:
         """A name for people: the folder's name for your own data, else the dataset's name."""
-        return self.layout.root.resolve().name if self.classes.name.startswith("generic-") else self.classes.name
+        name = self.targets.name
+        return self.layout.tree.name if name.startswith(("generic-", "depth-")) else name
 
 
-def open_dataset(root: Path, name: str = "auto", keep_other: bool = False) -> Dataset:
-    """The dataset in ``root``: the first whose layout is there, or the one ``name`` forces."""
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(
-            f"`data.data_dir` {root} {'is a file, not a folder' if root.exists() else 'does not exist'}. Point it "
-            "at the unpacked dataset (Pascal VOC's VOCSegmentation "
-            "or VOCdevkit/VOC2012, ADE20K's ADEChallengeData2016, or your own images/ masks/ classes.txt), or "
-            "make a synthetic one with scripts/make_synthetic_data.py."
-        )
-    if name != "auto" and name not in DATASETS:
-        raise UserError(f"Unknown `data.dataset` {name!r}: use auto, {', '.join(DATASETS)}.")
-    kinds = [DATASETS[name]] if name != "auto" else list(DATASETS.values())
+def open_dataset(root: Path, name: str = "auto", options: ClassOptions = ClassOptions()) -> Dataset:
+    """The dataset in ``root`` (a folder or an archive): the first whose layout is there, or the one ``name``
+    forces."""
+    known = datasets()
+    if name != "auto" and name not in known:
+        raise UserError(f"Unknown `data.dataset` {name!r}: use auto, {', '.join(known)}.")
+    tree = open_tree(Path(root))
+    kinds = [known[name]] if name != "auto" else list(known.values())
     for kind in kinds:
-        layout = kind.detect(root)
+        layout = _find(kind, tree, Path(root))
         if layout is not None:
-            if keep_other and kind.name != "ade20k":
-                raise UserError(
-                    f"`data.keep_other` applies to ADE20K only, but `data.data_dir` {root} holds {kind.name}. "
-                    "Drop `data.keep_other`."
-                )
-            return Dataset(layout, kind.classes(layout, keep_other))
-    expected = (
-        "Pascal VOC (images/ + sets/, or VOCdevkit/VOC2012 with JPEGImages/), ADE20K (ADEChallengeData2016 with "
-        "images/training and annotations/training) or your own (images/, masks/, classes.txt)"
-    )
+            _check_options(kind, options, root)
+            return Dataset(kind, layout, kind.targets(layout, options))
+    expected = "; ".join(kind.expected for kind in kinds)
     forced = f"does not hold {name}" if name != "auto" else "holds none of the known layouts"
-    raise UserError(f"`data.data_dir` {root} {forced}: expected {expected}. Check `data.data_dir`.")
+    raise UserError(f"`data.data_dir` {root} {forced}: expected {expected}. Check `data.data_dir` (docs/data.md).")
+
+
+def _find(kind: DatasetKind, tree: FileTree, root: Path) -> Layout | None:
+    """``kind``'s layout at the root; in an archive also one folder down (archives usually hold the
+    dataset's folder), refusing an archive that holds two of them."""
+    layout = kind.detect(tree)
+    if layout is not None or not is_archive(root):
+        return layout
+    found = [(top, kind.detect(tree.sub(top))) for top in tree.list_dir("") if tree.is_dir(top)]
+    found = [(top, layout) for top, layout in found if layout is not None]
+    if len(found) > 1:
+        raise UserError(
+            f"The archive {root} holds {len(found)} {kind.name} datasets ({', '.join(top for top, _ in found)}): "
+            "make an archive of one of them, or unpack it and point `data.data_dir` at one."
+        )
+    return found[0][1] if found else None
+
+
+def _check_options(kind: DatasetKind, options: ClassOptions, root: Path) -> None:
+    if options.keep_other and kind.name != "ade20k":
+        raise UserError(
+            f"`data.keep_other` applies to ADE20K only, but `data.data_dir` {root} holds {kind.name}. Drop "
+            "`data.keep_other`."
+        )
+    if options.classes not in kind.class_choices:
+        raise UserError(
+            f"`data.classes` {options.classes} is not a way {kind.name} is scored: use "
+            f"{' or '.join(kind.class_choices)}."
+        )

@@ -182,7 +182,9 @@ class ScannIndex(NeighborIndex):
         bookkeeping = rows * 280  # leaf lists, datapoint ids, upsert tables: ~264 B/row measured
         if config.build == "in-memory":
             return reorder + codes + bookkeeping + 2 * rows * dim * 4  # the rows read in, and ScaNN's copy
-        training = 5 * training_sample(rows, config) * dim * 4  # the sample and ScaNN's working copies, freed before the rows go in
+        training = (
+            5 * training_sample(rows, config) * dim * 4
+        )  # the sample and ScaNN's working copies, freed before the rows go in
         return max(training, reorder + codes + bookkeeping) + 2 * config.chunk_rows * dim * 4
 
     def search(self, queries: torch.Tensor, k: int | None = None) -> torch.Tensor:
