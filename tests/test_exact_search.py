@@ -70,7 +70,7 @@ def _shard_worker(rank: int, size: int, folder: str) -> None:
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("size", [1, 2, 3])
+@pytest.mark.parametrize("size", [1, 3])  # one process; an uneven share of 11 chunks
 def test_sharded_search_is_one_process_search_bit_for_bit(tmp_path, size):
     tied, tied_queries = tied_memory(rows=500)
     g = torch.Generator().manual_seed(2)

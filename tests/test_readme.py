@@ -29,7 +29,7 @@ def test_ci_runs_the_readme_set_up_and_test_commands():
     assert block("setup") == [
         "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements-dev.txt -e ."
     ]
-    assert block("tests") == ["python -m pytest -q"]
+    assert block("tests") == ["python -m pytest -q --durations=15"]  # CI shows the 15 slowest tests
     ci = (ROOT / ".ci" / "run").read_text()
     assert "readme_block setup" in ci and "readme_block tests" in ci and "git -C" in ci and "mktemp -d" in ci
 

@@ -18,6 +18,20 @@ from fungi_hb.fungi.token_gradients import record_layer
 NeighborFn = Callable[[torch.Tensor], torch.Tensor]
 
 
+def layer_token_count(outputs: torch.Tensor, batch: int, out_features: int, num_patches: int) -> int:
+    """T', the rows the gradients layer computes per image (prefix tokens first, then one per patch). A model
+    whose tokens keep a CLS token inside but return only the patches (torchvision's ViT with a patch-token
+    function) has T' = P + 1 there; a layer that does not compute one row per token is refused."""
+    rows = outputs.numel() // out_features
+    layer_tokens = rows // batch
+    if layer_tokens * batch * out_features != outputs.numel() or layer_tokens < num_patches:
+        raise ValueError(
+            f"the gradients layer computes {rows} rows of {out_features} for {batch} images of {num_patches} patches, "
+            "not one row per token"
+        )
+    return layer_tokens
+
+
 def fungi_features(
     model: FungiModel,
     images: torch.Tensor,
@@ -60,17 +74,18 @@ def fungi_features(
         pooled, keep = pool_negatives(chosen, config.negative_batch_percent, negative_draws)  # (B, M, E), (B, M)
         negative_latents = model.fc(pooled.to(device=device, dtype=model.fc.weight.dtype))  # (B, M, L)
     loss = patch_info_nce(latents, negative_latents, keep, config.simclr_temperature)
-    (output_grads,) = torch.autograd.grad(loss, record.outputs)  # (B, T, out)
+    (output_grads,) = torch.autograd.grad(loss, record.outputs)  # (B, T', out)
 
-    batch, num_tokens, _ = output_grads.shape
+    batch, num_patches = tokens.shape[0], tokens.shape[1] - num_prefix_tokens
+    layer_tokens = layer_token_count(output_grads, batch, layer.out_features, num_patches)  # T'
     with torch.no_grad():
         projected = project_token_gradients(
-            record.inputs.reshape(batch * num_tokens, -1),  # (B*T, in)
-            output_grads.reshape(batch * num_tokens, -1),  # (B*T, out)
+            record.inputs.reshape(batch * layer_tokens, -1),  # (B*T', in)
+            output_grads.reshape(batch * layer_tokens, -1),  # (B*T', out)
             projection.to(device=device, dtype=compute_dtype),
             config.projection_chunk,
-        ).reshape(batch, num_tokens, -1)  # (B, T, E)
+        ).reshape(batch, layer_tokens, -1)  # (B, T', E)
         patch_tokens = tokens.detach()[:, num_prefix_tokens:].float()  # (B, P, E)
-        patch_grads = projected[:, num_prefix_tokens:].float()  # (B, P, E)
+        patch_grads = projected[:, layer_tokens - num_patches :].float()  # (B, P, E): the layer's last P rows
         features = torch.cat([F.normalize(patch_tokens, dim=-1), F.normalize(patch_grads, dim=-1)], dim=-1)
         return F.normalize(features, dim=-1)  # (B, P, 2E)

@@ -11,18 +11,21 @@ from torch import nn
 def concrete_path(model: nn.Module, path: str) -> str:
     """``path`` with each negative index counted from the end of its module list, as in Python:
     ``backbone.blocks.-1.attn.proj`` is ``backbone.blocks.11.attn.proj`` in a 12-block ViT and
-    ``backbone.blocks.23.attn.proj`` in a 24-block one. Other paths come back unchanged."""
+    ``backbone.blocks.23.attn.proj`` in a 24-block one; in a Sequential of named layers the index becomes the
+    name (torchvision's ``encoder.layers.-1`` is ``encoder.layers.encoder_layer_11``). Other paths come back
+    unchanged."""
     parts, module = path.split("."), model
     for i, part in enumerate(parts):
         if module is None:
             break
         if part.startswith("-") and part[1:].isdigit() and isinstance(module, (nn.ModuleList, nn.Sequential)):
-            if not 0 < int(part[1:]) <= len(module):
-                where, count = ".".join(parts[:i]), len(module)
+            names = list(module._modules)
+            if not 0 < int(part[1:]) <= len(names):
+                where, count = ".".join(parts[:i]), len(names)
                 raise LookupError(
                     f"layer {path!r}: {where} has {count} entries, numbered 0 to {count - 1} or -1 to -{count}"
                 )
-            parts[i] = str(len(module) + int(part))
+            parts[i] = names[int(part)]
         module = getattr(module, parts[i], None)
     return ".".join(parts)
 

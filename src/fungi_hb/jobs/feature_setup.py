@@ -110,10 +110,7 @@ def prepare_features(job: EvalJob, backbone: Backbone, placement: Placement, tra
         extract = EmbeddingExtractor(backbone, placement, job.embeddings_source)
         return FeatureSetup(extract, info, info.embed_dim, replace(raw, source=job.embeddings_source))
 
-    model = FungiModel(backbone.module, info.embed_dim, job.fungi.latent_dim, job.seed, backbone.tokens,
-                       info.num_prefix_tokens).to(placement.device)  # fmt: skip
-    layer_path, layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
-    _check_layer_runs(model, layer_path, info, placement.device)
+    model, layer_path, layer = fungi_model(job, backbone, placement.device)
     projection = _projection(job, info.embed_dim, token_gradient_width(layer))
     support = load_support(job.support_features, job.support_index, raw, info.embed_dim, placement.device,
                            ids_sha1(train_ids))  # fmt: skip
@@ -132,6 +129,17 @@ def prepare_features(job: EvalJob, backbone: Backbone, placement: Placement, tra
     )
     made_by = f"fungi-hb, memory {support.memory_id}" if support.memory_id else "the published code (no metadata)"
     return FeatureSetup(extract, info, 2 * info.embed_dim, fungi_identity(raw, config, projection, support), made_by)
+
+
+def fungi_model(job: EvalJob, backbone: Backbone, device: torch.device) -> tuple[FungiModel, str, torch.nn.Linear]:
+    """(the backbone with FUNGI's head, the gradients layer's concrete path, the layer), the layer checked to
+    run as a module call in the forward pass (callers may check this before anything long)."""
+    info = backbone.info
+    model = FungiModel(backbone.module, info.embed_dim, job.fungi.latent_dim, job.seed, backbone.tokens,
+                       info.num_prefix_tokens).to(device)  # fmt: skip
+    layer_path, layer = preflight.gradients_layer(model, job.fungi.gradients_layer)
+    _check_layer_runs(model, layer_path, info, device)
+    return model, layer_path, layer
 
 
 def _keys_unavailable(backbone: Backbone) -> str | None:

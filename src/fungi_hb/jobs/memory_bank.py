@@ -57,9 +57,10 @@ class BankRun:
     placement: Placement
 
 
-def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
+def run_memory_bank(job: MemoryBankJob, world: World = World(), backbone: Backbone | None = None) -> dict | None:
     """Build and save the memory bank and its index; returns the bank's metadata (None on processes
-    other than the first, which only extract their share)."""
+    other than the first, which only extract their share). ``backbone``: a model built by the caller
+    (``fungi_hb.evaluate``) instead of the one ``job.backbone`` names."""
     paths = BankPaths(job.features_path, job.labels_path, job.index_dir)
     preflight.outputs(
         files={"features_path": paths.features, "labels_path": paths.labels},
@@ -69,7 +70,7 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
     )
     with ExitStack() as stack:
         timer = StageTimer()
-        run = _prepare(job, paths, world, stack, timer)
+        run = _prepare(BankStart(job, paths, world, stack, timer), backbone)
         with timer.stage("features"):
             extract = EmbeddingExtractor(run.backbone, run.placement)
             extract_memory_pieces(run.recipe, extract, run.store, run.loading, world, "memory bank")
@@ -77,8 +78,20 @@ def run_memory_bank(job: MemoryBankJob, world: World = World()) -> dict | None:
         return _commit(run, timer) if world.is_main else None
 
 
-def _prepare(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStack, timer: StageTimer) -> BankRun:
+@dataclass(frozen=True)
+class BankStart:
+    """What a bank's run starts from."""
+
+    job: MemoryBankJob
+    paths: BankPaths
+    world: World
+    stack: ExitStack  # the locks taken are held until it closes
+    timer: StageTimer
+
+
+def _prepare(start: BankStart, backbone: Backbone | None) -> BankRun:
     """Everything checked before the long part: data, outputs and their locks, backbone, plans, pieces."""
+    job, paths, world, stack, timer = start.job, start.paths, start.world, start.stack, start.timer
     device = distributed.device_for(job.runtime.device, world)
     distributed.start(world, device, job.runtime.dist_timeout_minutes)
     data = prepare_data(job.data, job.seed, validation=False, world=world)
@@ -87,7 +100,7 @@ def _prepare(job: MemoryBankJob, paths: BankPaths, world: World, stack: ExitStac
         check_bank_journal(paths)
         start_copy()
     with timer.stage("backbone"):
-        backbone = load_backbone(job.backbone, job.seed, device)
+        backbone = backbone or load_backbone(job.backbone, job.seed, device)
     info = backbone.info
     plan = preflight.memory_plan(job.memory, len(data.train), info.grid**2, job.index.num_neighbors)
     index_config = plan_index(job.index, plan.rows, info.embed_dim, "support")

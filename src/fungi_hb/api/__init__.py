@@ -1,0 +1,1 @@
+"""The one-call Python API (``fungi_hb.evaluate``)."""
