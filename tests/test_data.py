@@ -64,7 +64,7 @@ def test_dataset_can_be_forced_and_unknown_layouts_are_refused(tmp_path):
     with pytest.raises(UserError, match="does not hold ade20k"):
         open_dataset(root, "ade20k")
     with pytest.raises(UserError, match="Unknown `data.dataset`"):
-        open_dataset(root, "cityscapes")
+        open_dataset(root, "kitti")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="none of the known layouts"):
         open_dataset(tmp_path / "empty")

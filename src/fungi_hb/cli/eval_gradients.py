@@ -38,16 +38,13 @@ def job_from_args(args: argparse.Namespace) -> EvalJob:
 
 def summary(results: dict, job: EvalJob) -> str:
     """The closing lines on stdout (the log goes to stderr), so that ``> file`` keeps the score."""
-    present = len(results["present_classes"])
-    lines = [
-        f"mIoU {results['miou_percent']:.2f}% ({results['features']} features, {results['dataset_label']}, "
-        f"{results['num_val_images']} validation images, memory {results['memory_rows']} x {results['memory_dim']})",
-    ]
-    if 0 < present < results["num_classes"]:
-        lines.append(
-            f"mIoU over the {present} classes present in the validation truth: {results['miou_present_percent']:.2f}% "
-            f"(the figure above counts the {results['num_classes'] - present} absent classes as 0, as published)"
-        )
+    from fungi_hb.tasks.base import tasks
+
+    lines = tasks()[results["task"]].summary(results)
+    lines[0] += (
+        f" ({results['features']} features, {results['dataset_label']}, {results['num_val_images']} validation "
+        f"images, memory {results['memory_rows']} x {results['memory_dim']})"
+    )
     if job.output is not None:
         lines.append(f"results: {job.output}")
     return "\n".join(lines)
@@ -62,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     def run(world) -> None:
         results = run_eval(job, world)
         if results is not None:
-            logger.info("mIoU: %.2f%%", results["miou_percent"])
+            from fungi_hb.tasks.base import tasks
+
+            logger.info("%s", tasks()[results["task"]].headline_text(results))
             sys.stdout.write(summary(results, job) + "\n")
 
     log = flags.log_file(args.output_dir, job.output, f"eval_{job.features}")

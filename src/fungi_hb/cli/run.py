@@ -3,8 +3,9 @@
 
 import logging
 import signal
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -110,3 +111,24 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path, log
         finally:
             distributed.stop()
     return 0
+
+
+class Outcome:
+    """The exit status a block of ``one_line_errors`` ended with."""
+
+    status = 0
+
+
+@contextmanager
+def one_line_errors() -> Iterator[Outcome]:
+    """For the helper scripts (preparing data, collecting tables): a user error or a failed file operation
+    in the block is one line and exit status 2, Ctrl-C one line and 130."""
+    outcome = Outcome()
+    try:
+        yield outcome
+    except KeyboardInterrupt:
+        logger.error("Interrupted.")
+        outcome.status = 130
+    except (UserError, OSError) as exc:
+        logger.error("%s", _one_line(exc))
+        outcome.status = 2

@@ -15,7 +15,7 @@ SWATCH = 14  # side of a colour square in the key
 FONT_SIZE = 13
 
 
-def _font() -> ImageFont.ImageFont:
+def font() -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=FONT_SIZE)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font
@@ -60,8 +60,8 @@ def figure(
     big = [np.repeat(np.repeat(a, scale, axis=-1), scale, axis=-2) for a in (image, truth, predicted)]
     body = panels(big[0], big[1], big[2], palette)  # (S', 3S' + 2 GAP, 3)
     width, panel = body.shape[1], side * scale
-    font = _font()
-    key = _key(truth, predicted, palette, class_names, width, font)
+    text_font = font()
+    key = _key(truth, predicted, palette, class_names, width, text_font)
     canvas = Image.new("RGB", (width, TITLE + body.shape[0] + key.height), "white")
     canvas.paste(Image.fromarray(body), (0, TITLE))
     canvas.paste(key, (0, TITLE + body.shape[0]))
@@ -74,7 +74,7 @@ def figure(
         f"prediction: accuracy {100 * accuracy:.1f}%, IoU over its {count} classes {100 * iou:.1f}%",
     ]
     for i, title in enumerate(titles):
-        draw.text((i * (panel + GAP) + 4, 4), title, fill="black", font=font)
+        draw.text((i * (panel + GAP) + 4, 4), title, fill="black", font=text_font)
     return np.asarray(canvas)
 
 

@@ -68,9 +68,15 @@ class Task(ABC):
     def log_details(self, metrics: dict) -> str:
         """One line for the log: the figures behind the headline."""
 
+    @classmethod
     @abstractmethod
-    def summary(self, metrics: dict) -> list[str]:
-        """The closing lines on stdout: the headline first."""
+    def summary(cls, metrics: dict) -> list[str]:
+        """The closing lines on stdout: the headline first (from a results file's figures alone)."""
+
+    @classmethod
+    @abstractmethod
+    def headline_text(cls, metrics: dict) -> str:
+        """The headline figure for the log's last line: ``mIoU: 46.80%``, ``RMSE: 0.512 m``."""
 
     @abstractmethod
     def save_pictures(self, folder: Path, pictures: list[Picture], metrics: dict) -> None:

@@ -80,7 +80,12 @@ class Segmentation(Task):
             f"{name} {100 * value:.1f}" for name, value in shown
         )
 
-    def summary(self, metrics: dict) -> list[str]:
+    @classmethod
+    def headline_text(cls, metrics: dict) -> str:
+        return f"mIoU: {metrics['miou_percent']:.2f}%"
+
+    @classmethod
+    def summary(cls, metrics: dict) -> list[str]:
         present, total = len(metrics["present_classes"]), metrics["num_classes"]
         lines = [f"mIoU {metrics['miou_percent']:.2f}%"]
         if 0 < present < total:

@@ -64,7 +64,7 @@ class DepthSpec:
     mix_up: str | None = None
 
     def rule(self) -> str:
-        return f"{self.name} depth maps are 16-bit single-channel PNGs of millimetres, 0 where nothing was measured"
+        return f"the depth maps of {self.name} are 16-bit single-channel PNGs of millimetres, 0 where not measured"
 
 
 TargetSpec = ClassSpec | DepthSpec  # what a dataset's targets are

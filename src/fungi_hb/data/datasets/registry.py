@@ -44,7 +44,7 @@ class Dataset:
     def label(self) -> str:
         """A name for people: the folder's name for your own data, else the dataset's name."""
         name = self.targets.name
-        return self.layout.tree.name if name.startswith(("generic-", "depth-")) else name
+        return self.layout.tree.name if name.startswith("generic-") or name == "depth" else name
 
 
 def open_dataset(root: Path, name: str = "auto", options: ClassOptions = ClassOptions()) -> Dataset:
