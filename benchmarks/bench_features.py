@@ -23,24 +23,40 @@ from pathlib import Path
 import torch
 
 from fungi_hb.data.config import DataConfig
-from fungi_hb.data.datasets.registry import open_dataset
-from fungi_hb.data.samples import train_samples
+from fungi_hb.data.loading import Augmentation
 from fungi_hb.data.synthetic import make_synthetic_dataset
-from fungi_hb.data.transforms import TransformConfig
-from fungi_hb.features.backbones import BackboneConfig, build_backbone
+from fungi_hb.data.transform_config import TransformConfig
+from fungi_hb.features.config import BackboneConfig
 from fungi_hb.features.embeddings import EmbeddingExtractor
+from fungi_hb.features.models.base import load_backbone
 from fungi_hb.features.support import Support
 from fungi_hb.fungi import FungiConfig, FungiExtractor, FungiModel
 from fungi_hb.fungi.projection import make_projection
 from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width
 from fungi_hb.index import IndexConfig, TensorSource, build_index
+from fungi_hb.jobs.data_setup import prepare_data
+from fungi_hb.jobs.feature_setup import row_rule
 from fungi_hb.log import setup_logging
-from fungi_hb.memory.build import extract_memory_pieces
+from fungi_hb.memory.build import MemoryRecipe, extract_memory_pieces
+from fungi_hb.memory.config import MemoryConfig
 from fungi_hb.memory.plan import plan_memory
-from fungi_hb.memory.types import MemoryConfig
-from fungi_hb.precision import autocast_dtype
+from fungi_hb.precision import Placement, autocast_dtype
 from fungi_hb.runs.distributed import World, device_for
+from fungi_hb.runs.runner import Loading
 from fungi_hb.runs.store import PieceStore
+
+
+def _fungi_extractor(backbone, placement: Placement, support_rows: int, index_backend: str) -> FungiExtractor:
+    """FUNGI over a random support memory of ``support_rows`` rows (the search costs what a real one does)."""
+    info, device = backbone.info, placement.device
+    model = FungiModel(backbone.module, info.embed_dim, 96, 0, backbone.tokens, info.num_prefix_tokens).to(device)
+    config = FungiConfig()
+    layer = resolve_linear(model, config.gradients_layer)
+    projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
+    rows = torch.nn.functional.normalize(torch.randn(support_rows, info.embed_dim), dim=1)  # (Ms, E)
+    index = build_index(TensorSource(rows), IndexConfig(backend=index_backend, num_neighbors=5), device)
+    support = Support(index.place(rows), index, 5, None, Path("random support rows"))
+    return FungiExtractor(model, projection, support.neighbors, config, info.num_tokens, placement)
 
 
 def main() -> int:
@@ -58,54 +74,41 @@ def main() -> int:
     args = parser.parse_args()
     setup_logging("WARNING")
     device = device_for(args.device, World())
-    dtype = autocast_dtype(device, args.use_fp16)
-    backbone, info = build_backbone(
-        BackboneConfig(args.model, "random", args.input_size, 16 if "16" in args.model else 8)
-    )
-    backbone.to(device)
+    placement = Placement(device, autocast_dtype(device, args.use_fp16))
+    backbone = load_backbone(BackboneConfig(args.model, "random", args.input_size), 0, device)
+    info = backbone.info
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_synthetic_dataset(Path(tmp), num_train=args.images, num_val=1, size=(375, 500))
-        data = DataConfig(root, batch_size=args.batch_size, num_workers=args.num_workers)
-        dataset = open_dataset(root)
-        samples = train_samples(dataset, data, 0)
+        root = make_synthetic_dataset(Path(tmp) / "voc", num_train=args.images, num_val=1, size=(375, 500))
+        data_config = DataConfig(root, batch_size=args.batch_size, num_workers=args.num_workers)
+        data = prepare_data(data_config, 0, False, World())
         if args.mode == "bank":
-            extract = EmbeddingExtractor(backbone, info.num_prefix_tokens, device, dtype)
+            extract = EmbeddingExtractor(backbone, placement)
         else:
-            model = FungiModel(backbone, info.embed_dim, 96, 0).to(device)
-            config = FungiConfig()
-            layer = resolve_linear(model, config.gradients_layer)
-            projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
-            support_rows = torch.nn.functional.normalize(torch.randn(args.support_rows, info.embed_dim), dim=1)
-            config_index = IndexConfig(backend=args.index_backend, num_neighbors=5)
-            index = build_index(TensorSource(support_rows), config_index, device)
-            support = Support(index.place(support_rows), index, 5, None)
-            extract = FungiExtractor(
-                model, projection, support.neighbors, config, info.num_prefix_tokens, info.grid, device, dtype
-            )
-        images = torch.randn(args.batch_size, 3, args.input_size, args.input_size)
+            extract = _fungi_extractor(backbone, placement, args.support_rows, args.index_backend)
+        images = torch.randn(args.batch_size, 3, info.input_size, info.input_size, device=device)
         extract(images, torch.arange(args.batch_size))  # warm-up (allocations, kernels)
         if device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
-        plan = plan_memory(MemoryConfig(None, 1), len(samples), info.grid**2)
+        plan = plan_memory(MemoryConfig(None, 1), len(data.train), info.grid**2)
+        augmentation = Augmentation(info.input_size, TransformConfig(), 0, "support", plan.epochs)
+        recipe = MemoryRecipe(data.train, data.targets, plan, augmentation, row_rule(data.task(), info.patch_size))
+        loading = Loading.of(len(data.train), args.batch_size, args.num_workers, None)
         store = PieceStore(Path(tmp) / "work", "bench", {"what": "benchmark"})
-        extract_memory_pieces(
-            samples, info.input_size, TransformConfig(), data, 0, "support", plan, extract, info.patch_size,
-            dataset.classes, 64, store, World(), args.mode,
-        )  # fmt: skip
+        start = time.perf_counter()
+        extract_memory_pieces(recipe, extract, store, loading, World(), args.mode)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     out = {
         "mode": args.mode,
         "model": args.model,
-        "input_size": args.input_size,
+        "input_size": info.input_size,
         "batch_size": args.batch_size,
         "images": args.images,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "bf16": dtype is not None,
+        "bf16": placement.autocast_dtype is not None,
         "threads": torch.get_num_threads(),
         "seconds_per_image": round(seconds / args.images, 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

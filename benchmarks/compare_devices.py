@@ -14,7 +14,8 @@ import sys
 
 import torch
 
-from fungi_hb.features.backbones import BackboneConfig, build_backbone
+from fungi_hb.features.config import BackboneConfig
+from fungi_hb.features.models.base import load_backbone
 from fungi_hb.fungi import FungiConfig, FungiModel, fungi_features
 from fungi_hb.fungi.projection import make_projection
 from fungi_hb.fungi.token_gradients import resolve_linear, token_gradient_width
@@ -24,8 +25,9 @@ LAYER = "backbone.blocks.11.attn.proj"
 
 
 def features_on(device: torch.device, dtype: torch.dtype | None, args, images, support) -> torch.Tensor:
-    backbone, info = build_backbone(BackboneConfig(args.model, "random", args.input_size, 16), seed=0)
-    model = FungiModel(backbone, info.embed_dim, 96, seed=0).to(device)
+    backbone = load_backbone(BackboneConfig(args.model, "random", args.input_size), 0, device)
+    info = backbone.info
+    model = FungiModel(backbone.module, info.embed_dim, 96, 0, backbone.tokens, info.num_prefix_tokens).to(device)
     layer = resolve_linear(model, LAYER)
     projection = make_projection(info.embed_dim, token_gradient_width(layer), 0)
     support = support.to(device)
@@ -34,9 +36,7 @@ def features_on(device: torch.device, dtype: torch.dtype | None, args, images, s
         return support[torch.topk(tokens @ support.T, 5, dim=-1).indices]
 
     config = FungiConfig(LAYER, negative_batch_percent=1.0)
-    out = fungi_features(
-        model, layer, images.to(device), projection.to(device), neighbors, config, autocast_dtype=dtype
-    )
+    out = fungi_features(model, images.to(device), projection.to(device), neighbors, config, autocast_dtype=dtype)
     return out.float().cpu()
 
 

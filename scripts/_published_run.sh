@@ -20,14 +20,26 @@ seed_dir() {  # seed_dir OUT_DIR SEED: OUT_DIR for one seed, OUT_DIR/seed<S> for
   if [ "${#SEED_LIST[@]}" -gt 1 ]; then echo "$1/seed$2"; else echo "$1"; fi
 }
 
-report_miou() {  # report_miou PUBLISHED_PERCENT RESULTS_JSON...: ours (mean ± std over seeds) beside it
+report_miou() {  # report_miou PUBLISHED_PERCENT RESULTS_JSON...: ours (mean ± std over seeds), and the published
+  # figure only beside the experiment it belongs to (Pascal VOC, dino_vits16, real weights)
   $PYTHON - "$@" <<'PY'
 import json, statistics, sys
 published, results = float(sys.argv[1]), [json.load(open(path)) for path in sys.argv[2:]]
 values = [r["miou_percent"] for r in results]
 ours = f"{values[0]:.2f}%" if len(values) == 1 else (
     f"{statistics.mean(values):.2f}% ± {statistics.stdev(values):.2f} over {len(values)} seeds")
-sys.stdout.write(f"mIoU ours: {ours}   published (VOC-Tiny): {published:.2f}%   "
-                 f"weights: {results[0]['backbone']['weights_source']}\n")
+first = results[0]
+weights, model, dataset = first["backbone"]["weights_source"], first["backbone"]["model"], first["dataset"]
+reasons = [why for why, wrong in (
+    (f"the dataset is {first['dataset_label']}, not Pascal VOC", dataset != "voc"),
+    (f"the model is {model}, not dino_vits16", model != "dino_vits16"),
+    ("the weights are random", weights.startswith("random")),
+) if wrong]
+if reasons:
+    beside = f"no published figure for this run ({'; '.join(reasons)})"
+else:
+    beside = (f"published: {published:.2f}% on VOC-Tiny (the published README's subset; on the full validation "
+              "set compare with the paper's Table 3)")
+sys.stdout.write(f"mIoU ours: {ours}   {beside}   weights: {weights}\n")
 PY
 }

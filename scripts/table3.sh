@@ -18,7 +18,8 @@
 #   LAYOUT=published (FUNGI negatives; or true)
 #   BANK_BATCH_SIZE=32 EVAL_BATCH_SIZE=4  NUM_LEAVES=512  NUM_LEAVES_TO_SEARCH=32  NUM_NEIGHBORS=30
 #   FEATURES="embeddings fungi" (the rows: raw features and FUNGI; one of them alone runs only that row)
-#   EXTRA_ARGS="" (added to every command)  TABLE_NAME=table3 (OUT_DIR/<name>.md and .csv)
+#   EXTRA_ARGS="" (added to every command)  TABLE_NAME (OUT_DIR/<name>.md and .csv; default: table3 for VOC,
+#   else the dataset's name)
 #   NPROC=1 (processes, e.g. one per GPU)  TORCHRUN_ARGS="" (torchrun flags, several nodes; see _launch.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,4 +117,4 @@ for SEED in "${SEED_LIST[@]}"; do
     fi
   done
 done
-$PYTHON scripts/collect_table.py "$OUT_DIR" --name "${TABLE_NAME:-table3}"
+$PYTHON scripts/collect_table.py "$OUT_DIR" ${TABLE_NAME:+--name "$TABLE_NAME"}

@@ -37,7 +37,10 @@ def test_miou_percent_that_is_not_a_number_from_0_to_100_is_skipped_with_a_warni
         assert f"Skipped {path}: its miou_percent" in result.stderr
     assert "not a number from 0 to 100" in result.stderr
     lines = (tmp_path / "table3.csv").read_text().splitlines()
-    assert lines == ["model,features,M=32,M=100,data-efficient,weights", "m,fungi,37.25,100.00,0.00,w"]
+    assert lines == [
+        "dataset,model,features,figure,M=32,M=100,data-efficient,weights",
+        "-,m,fungi,mIoU (%),37.25,100.00,0.00,w",
+    ]
 
 
 def test_no_usable_result_fails_and_writes_no_table(tmp_path):
@@ -57,7 +60,7 @@ def test_results_outside_the_model_size_layout_fail_and_write_no_table(tmp_path,
     result = collect_table(tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "No usable results" in result.stderr and "<model>/<memory size or efficient>/" in result.stderr
-    assert list(tmp_path.glob("table3.*")) == []
+    assert list(tmp_path.glob("*.csv")) == []
 
 
 def test_a_folder_without_results_files_fails_and_writes_no_table(tmp_path):
@@ -66,15 +69,20 @@ def test_a_folder_without_results_files_fails_and_writes_no_table(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def real_result(path: Path, miou: float, seed: int, memory_size: int | None, subset: int | None = None) -> None:
+def real_result(path: Path, miou: float, seed: int, memory_size: int | None, subset: int | None = None, **more) -> None:
     """A results file as eval_gradients.py writes it: the cell is in its settings, not its path."""
     settings = {
         "seed": seed,
         "backbone": {"model": "dino_vits16"},
         "memory": {"memory_size": memory_size},
-        "data": {"num_train_samples": subset},
+        "data": {"num_train_samples": subset, "data_dir": f"/data/{seed}"},  # where the data lay is no setting
+        "index": {"num_neighbors": more.pop("k", 30)},
+        "runtime": {"device": f"cuda:{seed}"},
     }
     result = {"miou_percent": miou, "features": "fungi", "backbone": {"weights_source": "w"}, "settings": settings}
+    if "rmse" in more:
+        del result["miou_percent"]
+    result.update(more)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result))
 
@@ -87,4 +95,32 @@ def test_results_anywhere_are_grouped_by_their_settings_with_mean_and_spread_ove
     result = collect_table(tmp_path)
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "table3.csv").read_text().splitlines()
-    assert lines == ["model,features,M=102400,data-efficient,weights", "dino_vits16,fungi,42.00 ± 2.00 (n=3),27.50,w"]
+    assert lines == [
+        "dataset,model,features,figure,M=102400,data-efficient,weights",
+        "-,dino_vits16,fungi,mIoU (%),42.00 ± 2.00 (n=3),27.50,w",
+    ]
+
+
+def test_a_table_keeps_datasets_weights_and_experiments_apart_and_says_its_units(tmp_path):
+    """A VOC and an ADE20K run of the same model, seed and cell are two rows; so are two values of k; seeds
+    of random weights are one row; the memory's real rows are named; depth shows RMSE in metres."""
+    for seed in (1, 2, 3):
+        real_result(tmp_path / f"voc{seed}" / "results_fungi.json", 40.0 + seed, seed, 1024, dataset="voc",
+                    memory_rows=1012, backbone={"weights_source": f"random (seed {seed})"})  # fmt: skip
+    real_result(tmp_path / "ade" / "results_fungi.json", 13.42, 1, 1024, dataset="ade20k-150", memory_rows=1012,
+                backbone={"weights_source": "random (seed 1)"})  # fmt: skip
+    real_result(tmp_path / "k10" / "results_fungi.json", 30.0, 1, 1024, dataset="voc", memory_rows=1012, k=10,
+                backbone={"weights_source": "random (seed 1)"})  # fmt: skip
+    result = collect_table(tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "results.csv").read_text().splitlines()  # several datasets: not "table3"
+    assert lines[0] == "dataset,model,features,figure,M=1024 (1012 rows),weights"
+    assert "ade20k-150,dino_vits16,fungi,mIoU (%),13.42,random" in lines
+    assert "voc,dino_vits16 [num_neighbors=30],fungi,mIoU (%),42.00 ± 1.00 (n=3),random" in lines
+    assert "voc,dino_vits16 [num_neighbors=10],fungi,mIoU (%),30.00,random" in lines
+    assert "same experiment, cell and seed" not in result.stderr
+
+    depth = tmp_path / "depth"
+    real_result(depth / "results_fungi.json", 0, 1, None, subset=None, rmse=0.512, dataset="nyuv2")
+    result = collect_table(depth)
+    assert (depth / "nyuv2.csv").read_text().splitlines()[1] == "nyuv2,dino_vits16,fungi,RMSE (m),0.512,w"

@@ -69,9 +69,12 @@ def test_a_memory_too_small_for_its_lists_is_searched_exactly(caplog):
     """2,000 rows for the default 512 lists (39 rows each needed): the flat kind, equal to brute force up to
     float32 rounding (scores within 1e-5 of the true top-k, so near-ties may swap)."""
     data, queries = clustered(2000, 32), clustered(50, 32, seed=1)
+    config = IndexConfig(backend="faiss", num_neighbors=7)
     with caplog.at_level(logging.WARNING):
-        index = build(data, IndexConfig(backend="faiss", num_neighbors=7))
-    assert index.settings()["kind"] == "flat" and "using an exact flat index" in caplog.text
+        FaissIndex.warn_about(2000, config)  # said when the run is planned, before any feature is computed
+    assert "the faiss index will be an exact flat one" in caplog.text
+    index = build(data, config)
+    assert index.settings()["kind"] == "flat"
     found = index.search(queries).numpy()  # (50, 7)
     truth, scores = brute_force(data, queries, 7)
     np.testing.assert_allclose(np.take_along_axis(scores, found, 1), np.take_along_axis(scores, truth, 1), atol=1e-5)

@@ -45,8 +45,9 @@ def test_table3_pipeline_end_to_end_and_rerun_skips(tmp_path):
     )
     run_script(["scripts/table3.sh"], **env)
     csv_lines = (tmp_path / "t3" / "table3.csv").read_text().splitlines()
-    assert csv_lines[0].startswith("model,features,") and ",M=64," in csv_lines[0]
-    assert [line.split(",")[1] for line in csv_lines[1:]] == ["embeddings", "fungi"]
+    assert csv_lines[0].startswith("dataset,model,features,") and ",M=64," in csv_lines[0]
+    assert [line.split(",")[2] for line in csv_lines[1:]] == ["embeddings", "fungi"]
+    assert all(line.endswith(",random") for line in csv_lines[1:])  # the seeds' weights: one column
     assert all(" ± " in line and "(n=2)" in line for line in csv_lines[1:])
     assert "| vit_tiny_patch16_224 | fungi |" in (tmp_path / "t3" / "table3.md").read_text()
     assert (tmp_path / "t3" / "vit_tiny_patch16_224" / "64" / "seed2" / "results_fungi.json").exists()
@@ -74,7 +75,9 @@ def test_reproduction_scripts_on_tiny_settings(tmp_path, script, env, published)
         EXTRA_ARGS="--num-workers 0",
         **env,
     )
-    assert f"published (VOC-Tiny): {published}" in result.stdout and "weights: random" in result.stdout
+    assert f"{published}" not in result.stdout and "weights: random" in result.stdout  # not beside a random model
+    assert "no published figure for this run (the model is vit_tiny_patch16_224" in result.stdout
+    assert "the weights are random" in result.stdout
     if "SEEDS" in env:  # one run per seed, each in its own folder, reported as mean ± std
         assert "% ± " in result.stdout and "over 2 seeds" in result.stdout
         assert all((tmp_path / "out" / f"seed{s}" / "results_fungi.json").exists() for s in (1, 2))
@@ -110,9 +113,10 @@ def test_ade20k_table_with_two_processes_and_spaces_in_paths(tmp_path):
     )
     run_script(["scripts/ade20k.sh"], **env)
     csv_lines = (out / "ade20k.csv").read_text().splitlines()
-    assert csv_lines[0].startswith("model,features,") and ",M=64," in csv_lines[0]
-    assert [line.split(",")[:2] for line in csv_lines[1:]] == [["dino_vits16", "fungi"]]
+    assert csv_lines[0].startswith("dataset,model,features,") and ",M=64," in csv_lines[0]
+    assert [line.split(",")[:3] for line in csv_lines[1:]] == [["ade20k-150", "dino_vits16", "fungi"]]
     assert all(line.endswith("my weights/dino_deitsmall16_pretrain.pth") for line in csv_lines[1:])
+    assert csv_lines[0].split(",")[3] == "figure" and csv_lines[1].split(",")[3] == "mIoU (%)"
     results = json.loads((out / "dino_vits16" / "64" / "results_fungi.json").read_text())
     assert results["dataset"] == "ade20k-150" and results["processes"] == 2
 
@@ -181,4 +185,7 @@ def test_collect_table_refuses_or_skips_what_is_not_a_result(tmp_path):
     )
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert "notasize" in result.stderr and "not a complete results file" in result.stderr
-    assert (tmp_path / "table3.csv").read_text().splitlines() == ["model,features,M=128,weights", "m,fungi,12.50,w"]
+    assert (tmp_path / "table3.csv").read_text().splitlines() == [
+        "dataset,model,features,figure,M=128,weights",
+        "-,m,fungi,mIoU (%),12.50,w",
+    ]

@@ -9,6 +9,7 @@ from typing import Any, Callable, TypeVar
 from fungi_hb import settings
 from fungi_hb.cli.declared import Declared, declared, with_values
 from fungi_hb.errors import UserError
+from fungi_hb.storage.cache import DESCRIPTION as CACHE_NOTE
 
 T = TypeVar("T")
 SCRIPT_GROUP = "this run"
@@ -53,7 +54,9 @@ def _order(title: str) -> int:
 def build_parser(job_type: type, description: str) -> argparse.ArgumentParser:
     """A parser with one option per setting ``job_type`` offers, grouped as declared. Every option defaults
     to "not given" (argparse.SUPPRESS): the job's own default stands unless the flag is passed."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter, allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        description=description, epilog=CACHE_NOTE, formatter_class=HelpFormatter, allow_abbrev=False
+    )
     items = declared(job_type)
     groups: dict[str, argparse._ArgumentGroup] = {}
     for title in sorted(dict.fromkeys(item.flag.group for item in items), key=_order):

@@ -193,6 +193,8 @@ def check_family(state: dict[str, torch.Tensor], backbone: nn.Module, model: str
             f"The weights in {source} are a {found.name} file, and `backbone.model` {model} is {expected.name}: name "
             f"the {found.name} model of the file's size ({', '.join(found.hub())})."
         )
+    if expected is not None:
+        expected.check_file(state, source, model)
     weight = state.get("patch_embed.proj.weight")
     own = backbone.patch_embed.proj.weight.shape[-1]
     if weight is not None and weight.ndim == 4 and weight.shape[-1] != own:

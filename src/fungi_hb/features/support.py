@@ -25,12 +25,21 @@ class Support:
     index: NeighborIndex
     k: int  # neighbours the index returns per query
     memory_id: str | None  # the bank's id; None for a bank of the published code
+    source: Path  # the features file, for messages
 
     def neighbors(self, tokens: torch.Tensor) -> torch.Tensor:
         """Raw tokens [B, T, E] -> their k retrieved support vectors [B, T, K, E] (on the tokens' device)."""
         batch, num_tokens, embed = tokens.shape
         ids = self.index.search(tokens.reshape(-1, embed), self.k)  # (B*T, K)
         vectors = self.features[ids.to(self.features.device)].to(tokens.device, torch.float32)  # (B*T, K, E)
+        finite = torch.isfinite(vectors).all(dim=-1)  # (B*T, K)
+        if not finite.all():  # a damaged support bank, not the backbone: say which rows
+            rows = sorted(set(ids[~finite.to(ids.device)].tolist()))
+            raise UserError(
+                f"The support memory {self.source} holds NaN or infinite values in row{'s' if len(rows) > 1 else ''} "
+                f"{', '.join(map(str, rows[:5]))}{', ...' if len(rows) > 5 else ''}, retrieved as negatives. Rebuild "
+                "the support bank with create_memory_bank.py."
+            )
         return vectors.reshape(batch, num_tokens, self.k, embed)
 
 
@@ -82,4 +91,4 @@ def load_support(
     for key, value in (("size", features.shape[0]), ("dim", features.shape[1])):
         if index_meta.get(key) not in (None, value):
             raise UserError(f"The index {index_path} has {key} {index_meta[key]} but the memory has {value}. {fix}")
-    return Support(index.place(features), index, index.returned_k(), memory_id)
+    return Support(index.place(features), index, index.returned_k(), memory_id, Path(features_path))

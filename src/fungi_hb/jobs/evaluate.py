@@ -29,6 +29,7 @@ from fungi_hb.jobs.configs import EvalJob
 from fungi_hb.jobs.data_setup import RunData, prepare_data
 from fungi_hb.jobs.eval_memory import evaluation_index, evaluation_memory, index_folder, open_memory
 from fungi_hb.jobs.feature_setup import EVAL_STAGE, FeatureSetup, memory_identity, prepare_features, row_rule
+from fungi_hb.jobs.preflight import MemoryFiles
 from fungi_hb.jobs.results import EvalReport, eval_results
 from fungi_hb.jobs.timer import StageTimer
 from fungi_hb.jobs.validation import Validated, ValidationRun, validate
@@ -162,6 +163,11 @@ def _recipe(run: EvalRun) -> MemoryRecipe | None:
     if job.load_eval_memory is not None:
         return None
     plan = preflight.memory_plan(job.memory, len(run.data.train), info.grid**2, job.index.num_neighbors)
+    folder = Path(job.save_eval_memory) if job.save_eval_memory is not None else job.work_folder()
+    task = run.task
+    files = MemoryFiles(plan.rows, run.setup.dim, task.value_width, task.value_dtype.itemsize, job.work_folder(),
+                        folder)  # fmt: skip
+    preflight.memory_fits_on_disk(files, "evaluation memory")
     augmentation = Augmentation(info.input_size, job.transform, job.seed, EVAL_STAGE, plan.epochs)
     return MemoryRecipe(run.data.train, run.data.targets, plan, augmentation, row_rule(run.task, info.patch_size))
 

@@ -18,6 +18,7 @@ from fungi_hb.jobs import preflight
 from fungi_hb.jobs.configs import MemoryBankJob
 from fungi_hb.jobs.data_setup import RunData, prepare_data
 from fungi_hb.jobs.feature_setup import SUPPORT_STAGE, memory_identity, raw_identity, row_rule
+from fungi_hb.jobs.preflight import MemoryFiles
 from fungi_hb.jobs.timer import StageTimer
 from fungi_hb.jsonable import to_jsonable
 from fungi_hb.log import count, start_copy
@@ -103,6 +104,10 @@ def _prepare(start: BankStart, backbone: Backbone | None) -> BankRun:
         backbone = backbone or load_backbone(job.backbone, job.seed, device)
     info = backbone.info
     plan = preflight.memory_plan(job.memory, len(data.train), info.grid**2, job.index.num_neighbors)
+    task = data.task()
+    files = MemoryFiles(plan.rows, info.embed_dim, task.value_width, task.value_dtype.itemsize, job.work_folder(),
+                        paths.features.parent)  # fmt: skip
+    preflight.memory_fits_on_disk(files, "support memory")
     index_config = plan_index(job.index, plan.rows, info.embed_dim, "support")
     placement = Placement(device, autocast_dtype(device, job.runtime.use_fp16))
     identity = memory_identity(
@@ -113,7 +118,7 @@ def _prepare(start: BankStart, backbone: Backbone | None) -> BankRun:
         SUPPORT_STAGE,
     )
     augmentation = Augmentation(info.input_size, job.transform, job.seed, SUPPORT_STAGE, plan.epochs)
-    recipe = MemoryRecipe(data.train, data.targets, plan, augmentation, row_rule(data.task(), info.patch_size))
+    recipe = MemoryRecipe(data.train, data.targets, plan, augmentation, row_rule(task, info.patch_size))
     loading = Loading.of(len(data.train), job.data.batch_size, job.data.num_workers, job.runtime.piece_images)
     extraction = {"batch_size": job.data.batch_size, "precision": placement.name, "device": device.type}
     store = PieceStore(

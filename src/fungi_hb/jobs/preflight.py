@@ -2,6 +2,9 @@
 here they become ``UserError``s that name the flag to change."""
 
 import logging
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
@@ -31,6 +34,45 @@ def memory_plan(config: MemoryConfig, num_images: int, patches: int, num_neighbo
             "Lower `index.num_neighbors` or raise `memory.memory_size`."
         )
     return plan
+
+
+@dataclass(frozen=True)
+class MemoryFiles:
+    """What a memory will write to disk: its pieces in the work folder, then its two files."""
+
+    rows: int  # M
+    dim: int  # D
+    width: int  # W, the values of a row
+    value_bytes: int  # bytes of one value in a piece (2 for float16 class shares)
+    work: Path  # the work folder
+    files: Path  # the folder of the memory's files
+
+
+def _existing(path: Path) -> Path:
+    path = Path(path).absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def memory_fits_on_disk(memory: MemoryFiles, what: str) -> None:
+    """Refuse, before the long part, a memory whose pieces and files would not fit on the disks they go to."""
+    pieces = memory.rows * (memory.dim * 4 + memory.width * memory.value_bytes)
+    files = memory.rows * (memory.dim + memory.width) * 4
+    needs: dict[int, list] = {}  # device -> [bytes, folder]
+    for folder, need in ((memory.work, pieces), (memory.files, files)):
+        place = _existing(folder)
+        entry = needs.setdefault(os.stat(place).st_dev, [0, place])
+        entry[0] += need
+    for need, place in needs.values():
+        free = shutil.disk_usage(place).free
+        if need > free:
+            raise UserError(
+                f"The {what} of {memory.rows} rows x {memory.dim} needs about {need / GIB:.1f} GiB of disk under "
+                f"{place} (its pieces, then its files) but {free / GIB:.1f} GiB are free there. Lower "
+                "`memory.memory_size` or `memory.augmentation_epochs`, free space, or give `runtime.work_dir` on "
+                "another disk."
+            )
 
 
 def outputs(

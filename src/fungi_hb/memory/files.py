@@ -19,7 +19,7 @@ from typing import ContextManager
 from fungi_hb import __version__
 from fungi_hb.errors import UserError
 from fungi_hb.identity import MemoryIdentity, identity_json
-from fungi_hb.index.registry import INDEX_META, index_belongs
+from fungi_hb.index.registry import INDEX_META, index_belongs, index_memory_id
 from fungi_hb.storage.atomic import save_json
 from fungi_hb.storage.fingerprint import fingerprints
 from fungi_hb.storage.transaction import check_journal, pending, staged_commit
@@ -185,6 +185,10 @@ def read_bank(paths: BankPaths, fix: str, allow_published: bool) -> BankMeta | N
             location = Path(given)  # the caller names the part (e.g. a moved index folder)
         if not location.exists():
             raise _damaged(paths.features, f"its {role} {location} is missing", fix)
+        if role == "index" and index_memory_id(location) is None:
+            empty = location.is_dir() and not any(location.iterdir())
+            state = "is empty" if empty else f"lacks a readable {INDEX_META}"
+            raise _damaged(location, f"the index folder {state}: its build was stopped or its files were removed", fix)
         if role == "index" and not index_belongs(location, meta.memory_id):
             raise UserError(
                 f"The index {location} was not built from {paths.features} (it belongs to another bank). {fix}"

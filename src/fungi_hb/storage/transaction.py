@@ -26,6 +26,7 @@ from fungi_hb.storage.atomic import OLD, STAGED, atomic_path, new_token, remove,
 logger = logging.getLogger(__name__)
 
 JOURNAL_FORMAT = "fungi-hb journal 2"
+MAX_JOURNAL_BYTES = 64 * 1024  # a journal names the few parts of one artifact
 _TOKEN = re.compile(r"[0-9a-f]{12}")
 
 
@@ -91,6 +92,8 @@ def check_journal(journal: Path, finals: list[Path]) -> tuple[str, list[Path]] |
     try:
         if journal.is_symlink() or not journal.is_file():
             raise ValueError("it is not a plain file")
+        if journal.stat().st_size > MAX_JOURNAL_BYTES:  # ours names a few parts: refused before it is read
+            raise ValueError(f"it holds {journal.stat().st_size} bytes; a journal of this tool holds a few hundred")
         record = json.loads(journal.read_text())
         if record.get("format") != JOURNAL_FORMAT or not _TOKEN.fullmatch(str(record.get("token"))):
             raise ValueError("not a journal of this version")

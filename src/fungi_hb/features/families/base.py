@@ -41,6 +41,10 @@ class Family:
         """Whether a checkpoint's own keys give it away as a file of this family."""
         return False
 
+    def check_file(self, state: dict[str, Any], source: str, model: str) -> None:
+        """Raise a UserError naming the layout found and the one expected, for a file of this family's
+        names laid out otherwise (nothing by default)."""
+
     def architecture(self, architecture: str, state: dict[str, Any] | None) -> str:
         """The timm architecture to build for ``state`` (a variant of the hub's, where the file needs one)."""
         return architecture

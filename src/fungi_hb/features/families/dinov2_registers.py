@@ -4,7 +4,7 @@ to the grid with antialiasing (the hub models' ``interpolate_antialias=True``, n
 from typing import Any
 
 from fungi_hb.features.families.base import Family, HubEntry, register
-from fungi_hb.features.families.dinov2 import SIZES, dinov2_entry
+from fungi_hb.features.families.dinov2 import SIZES, check_dinov2_file, dinov2_entry
 
 
 @register
@@ -17,3 +17,6 @@ class Dinov2Registers(Family):
 
     def recognises_file(self, state: dict[str, Any]) -> bool:
         return "register_tokens" in state
+
+    def check_file(self, state: dict[str, Any], source: str, model: str) -> None:
+        check_dinov2_file(state, source, model, registers=True)

@@ -138,6 +138,14 @@ class FaissIndex(NeighborIndex):
     def warn_about(cls, rows: int, config: IndexConfig) -> None:
         if index_kind(rows, config) != FLAT:
             warn_if_sparse(config, rows)
+            return
+        logger.warning(
+            "A memory of %d rows is too small to train %d faiss lists (%d rows each): the faiss index will be an "
+            "exact flat one. Lower `index.num_leaves` for inverted lists.",
+            rows,
+            config.num_leaves,
+            MIN_POINTS_PER_LIST,
+        )
 
     @classmethod
     def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "FaissIndex":
@@ -149,14 +157,6 @@ class FaissIndex(NeighborIndex):
             )
         rows, kind = source.rows, index_kind(source.rows, config)
         lists, to_search = (0, 0) if kind == FLAT else clamped_leaves(config, rows)
-        if kind == FLAT:
-            logger.warning(
-                "A memory of %d rows is too small to train %d faiss lists (%d rows each): using an exact flat "
-                "index. Lower `index.num_leaves` for inverted lists.",
-                rows,
-                config.num_leaves,
-                MIN_POINTS_PER_LIST,
-            )
         index = _empty_index(faiss, kind, source.dim, lists)
         trained = training_rows(rows, config) if kind != FLAT else 0
         if config.build == "in-memory":

@@ -30,6 +30,8 @@ REORDER_BYTES = {"float32": 4, "bfloat16": 2, "int8": 1}
 # A tree trained on fewer points per leaf than this loses recall (seen here: 31 per leaf cost 0.15 of
 # recall@10 against training on every row; 78 per leaf, none), so streamed builds train on at least it.
 MIN_TRAINING_PER_LEAF = 100
+# Below this many rows per leaf a small memory's search loses neighbours against the exact one.
+FEW_PER_LEAF = 40
 # Leaves are uneven: below this many times k points in the searched leaves on average, some queries of a
 # 64-row memory were seen to come back short (16 leaves, 8 searched, k = 10: 32 points, 7 of 64 short).
 SPARSE_MARGIN = 4
@@ -133,6 +135,19 @@ class ScannIndex(NeighborIndex):
     @classmethod
     def warn_about(cls, rows: int, config: IndexConfig) -> None:
         warn_if_sparse(config, rows)
+        per_leaf = rows / max(min(config.num_leaves, rows), 1)
+        if per_leaf < FEW_PER_LEAF:
+            logger.warning(
+                "ScaNN's %d leaves hold about %.0f of the memory's %d rows each (fewer than %d): its tree is trained "
+                "on too few points per leaf and its search misses neighbours (measured here: 35.92%% mIoU against "
+                "36.95%% for the exact search, 512 leaves over 4,312 rows). For a memory this small pass "
+                "`index.backend` exact (the true neighbours, quick at this size), or `index.num_leaves` %d.",
+                min(config.num_leaves, rows),
+                per_leaf,
+                rows,
+                FEW_PER_LEAF,
+                max(1, rows // MIN_TRAINING_PER_LEAF),
+            )
 
     @classmethod
     def build(cls, source: FeatureSource, config: IndexConfig, device: torch.device) -> "ScannIndex":
