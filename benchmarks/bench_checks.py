@@ -6,7 +6,7 @@ VOC-sized files: a generated dataset of N images of 375 x 500 (JPEG) with palett
 
 Prints one JSON line: seconds for a first check (nothing cached), seconds for a rerun (everything
 cached), and milliseconds per image, to set beside feature extraction (0.56 s per image for a memory
-bank at 512 px on the same 2-core CPU, README "Performance").
+bank at 512 px on the same 2-core CPU, docs/performance.md).
 """
 
 import argparse

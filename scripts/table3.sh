@@ -7,7 +7,7 @@
 # Environment (published values by default):
 #   DATA_DIR=./VOCSegmentation  OUT_DIR=runs/table3  BACKBONES="dino_vits16 dino_vitb16"
 #   MEMORY_SIZES="102400 1024000 10240000"  DATA_EFFICIENT=1 (0 leaves that column out)
-#   BACKBONES: any hub names of the README's backbone table (dinov2_vits14_reg, dinov3_vitb16, ...) or timm
+#   BACKBONES: any hub names of docs/backbones.md (dinov2_vits14_reg, dinov3_vitb16, ...) or timm
 #   ViT names; each runs at its own patch size, at the largest multiple of it up to IMAGE_SIZE
 #   TRAIN_SAMPLES=83  AUGMENTATION_EPOCHS=8 (data-efficient)  IMAGE_SIZE=512  PATCH_SIZE (default: the model's)
 #   SEEDS="42" (several, e.g. "0 1 2": every cell once per seed, in <cell>/seed<S>/; the table shows the

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT
 from fungi_hb.cli import create_memory_bank, eval_gradients
+from fungi_hb.cli.flags_doc import PUBLISHED_FLAGS, flags_markdown
 from fungi_hb.jobs.preflight import capped_negatives
 
 # The published README's shell blocks (assignments and commands), kept as test data.
@@ -37,6 +38,16 @@ def published_commands() -> list[tuple[str, list[str]]]:
 
 COMMANDS = published_commands()
 PARSERS = {"create_memory_bank": create_memory_bank, "eval_gradients": eval_gradients}
+
+
+def test_the_flags_page_marks_exactly_the_published_flags():
+    used = {word for _, argv in COMMANDS for word in argv if word.startswith("--")}
+    assert PUBLISHED_FLAGS == used
+
+
+def test_the_flags_page_is_current():
+    """docs/flags.md is written from the parsers: a setting added or reworded shows there."""
+    assert (ROOT / "docs" / "flags.md").read_text() == flags_markdown(), "run python scripts/flags_doc.py"
 
 
 def test_the_readme_has_the_four_commands():

@@ -1,11 +1,17 @@
 """The README as a newcomer uses it: its Python example runs as written, CI runs its set-up and test
 commands, and nothing in the repository points outside it."""
 
+import json
 import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import ROOT
+import pytest
+
+from conftest import ROOT, make_data
 
 README = (ROOT / "README.md").read_text()
 
@@ -17,12 +23,53 @@ def block(name: str) -> list[str]:
     return match.group(1).strip().splitlines()
 
 
-def test_python_api_example_runs():
+def test_python_api_example_runs(tmp_path, monkeypatch):
+    """The example as written, with torchvision's ViT-B/16 swapped for a 2-block one of the same class (no
+    download) and a generated VOCSegmentation folder where it looks."""
     blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
-    assert blocks, "the README lost its Python example"
+    assert len(blocks) == 1, "the README has one Python example"
+    assert len(blocks[0].strip().splitlines()) <= 20
+    import torchvision
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    def small_vit_b_16(weights=None):
+        return VisionTransformer(224, 16, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64)
+
+    monkeypatch.setattr(torchvision.models, "vit_b_16", small_vit_b_16)
+    make_data(tmp_path / "VOCSegmentation", num_train=6, num_val=2)
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
-    assert namespace["features"].shape == (2, 196, 768)
+    results = namespace["results"]
+    assert 0 <= results["miou_percent"] <= 100 and results["num_val_images"] == 2
+    assert results["feature_identity"]["fungi"]["gradients_layer"] == "backbone.encoder.layers.encoder_layer_1.mlp.3"
+
+
+@pytest.mark.slow
+def test_the_quick_start_runs(tmp_path):
+    """The quick start's three commands from a fresh folder, offline: with random weights and no workers."""
+    lines = block("quickstart")
+    assert len(lines) == 3 and "--output-dir run1" in lines[1] and "--output-dir run1" in lines[2]
+    for line in lines:
+        words = shlex.split(line)
+        assert words[0] == "python"
+        extra = ["--weights", "random", "--num-workers", "0"] if "--data-dir" in words else []
+        done = subprocess.run([sys.executable, str(ROOT / words[1]), *words[2:], *extra], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "run1" / "results_fungi.json").read_text())
+    assert results["num_val_images"] == 8 and 0 <= results["miou_percent"] <= 100
+    assert (tmp_path / "run1" / "pictures_fungi" / "index.html").is_file()
+    assert "mIoU" in done.stdout and "run1/results_fungi.json" in done.stdout
+
+
+def test_every_page_the_readme_links_exists():
+    pages = re.findall(r"\]\((docs/[^)#]+)", README)
+    assert len(pages) >= 13
+    assert [page for page in pages if not (ROOT / page).is_file()] == []
+    for page in (ROOT / "docs").glob("*.md"):
+        links = re.findall(r"\]\(([a-z0-9_-]+\.md)", page.read_text())
+        assert [link for link in links if not (ROOT / "docs" / link).is_file()] == [], page.name
 
 
 def test_ci_runs_the_readme_set_up_and_test_commands():

@@ -14,7 +14,7 @@ def setup_logging(level: str = "INFO", rank: int = 0) -> None:
     process logs at ``level``; the others only warnings and errors, marked with their rank."""
     prefix = f"[rank {rank}] " if rank else ""
     logging.basicConfig(  # a no-op where a host (pytest, a notebook) already configured logging
-        level=getattr(logging, level.upper()),
+        level=max(logging.INFO, getattr(logging, level.upper())),  # DEBUG is ours: not every library's
         format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,

@@ -86,6 +86,7 @@ def add_script_options(parser: argparse.ArgumentParser, output_dir_holds: str) -
         "--output-dir",
         type=Path,
         default=None,
+        metavar="PATH",
         help=f"One folder for everything this run writes, under standard names ({output_dir_holds}); flags that "
         "name a path themselves still win. (default: none)",
     )

@@ -189,7 +189,7 @@ class ScannIndex(NeighborIndex):
 
     @classmethod
     def host_bytes(cls, rows: int, dim: int, config: IndexConfig) -> int:
-        # Calibrated on this project's measurements (benchmarks/bench_scale.py, README "Large memories"):
+        # Calibrated on this project's measurements (benchmarks/bench_scale.py, docs/large-memories.md):
         # the streamed 10.24M x 768 int8 build peaked at 11.7 GiB, 1M x 768 in memory at 9.8 GiB, and a
         # streamed 2M x 1536 (training-bound) at 7.8 GiB.
         codes = rows * (-(-dim // config.dimensions_per_block)) // 2  # 4-bit codes, 16 centres per block

@@ -1,0 +1,14 @@
+#!/usr/bin/env python
+"""Rewrite docs/flags.md from the scripts' parsers (after a setting was added or its help changed).
+
+python scripts/flags_doc.py
+"""
+
+import sys
+from pathlib import Path
+
+from fungi_hb.cli.flags_doc import flags_markdown
+
+if __name__ == "__main__":
+    (Path(__file__).resolve().parents[1] / "docs" / "flags.md").write_text(flags_markdown())
+    sys.exit(0)
