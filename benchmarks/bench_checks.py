@@ -5,7 +5,7 @@ VOC-sized files: a generated dataset of N images of 375 x 500 (JPEG) with palett
     python benchmarks/bench_checks.py [--images 1000] [--workers 2]
 
 Prints one JSON line: seconds for a first check (nothing cached), seconds for a rerun (everything
-cached), and milliseconds per image, to set beside feature extraction (0.56 s per image for a memory
+cached), and milliseconds per image, to set beside feature extraction (0.51 s per image for a memory
 bank at 512 px on the same 2-core CPU, docs/performance.md).
 """
 

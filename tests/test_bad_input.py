@@ -97,14 +97,14 @@ def test_support_from_another_backbone(voc, support_index, tmp_path, caplog):
 
 def test_support_at_another_input_size(voc, support_index, caplog):
     text = run_eval(replace_flag(eval_args(voc, support_index), "--input-size", "32"), caplog)
-    assert "input_size: 64 there, 32 now" in text
+    assert "input_size (--input-size): 64 there, 32 now" in text
 
 
 def test_support_with_another_image_std_or_seed(voc, support_index, caplog):
     text = run_eval(eval_args(voc, support_index, "--image-std", "0.229", "0.224", "0.225"), caplog)
-    assert "image_std: [0.229, 0.224, 0.255] there, [0.229, 0.224, 0.225] now" in text and "--image-std" in text
+    assert "image_std (--image-std): [0.229, 0.224, 0.255] there, [0.229, 0.224, 0.225] now" in text
     text = run_eval(eval_args(voc, support_index, "--seed", "41"), caplog)
-    assert "seed: 42 there, 41 now" in text
+    assert "seed (--seed): 42 there, 41 now" in text
 
 
 def test_index_built_from_another_memory(voc, support_index, tmp_path, caplog):
@@ -134,7 +134,7 @@ def test_eval_memory_with_other_settings(voc, support_index, tmp_path, caplog):
         ),
         caplog,
     )
-    assert "augmentation_epochs: 1 there, 2 now" in text
+    assert "augmentation_epochs (--augmentation-epochs): 1 there, 2 now" in text
 
 
 def test_empty_validation_split(voc, support_index, caplog):

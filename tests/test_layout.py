@@ -200,3 +200,11 @@ def test_help_is_shown_without_loading_torch(script):
     result = subprocess.run([sys.executable, "-c", code, script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "exit 0 False False", result.stderr
     assert "--memory-size" in result.stdout and "(default: None)" not in result.stdout
+
+
+def test_every_identity_field_names_a_real_setting():
+    """A refused bank names the setting to change: each identity field's setting is a field with a flag."""
+    from fungi_hb.cli.fields import FLAGS
+    from fungi_hb.identity import SETTING_OF
+
+    assert [setting for setting in SETTING_OF.values() if setting not in FLAGS] == []

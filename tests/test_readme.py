@@ -58,7 +58,7 @@ def test_the_quick_start_runs(tmp_path):
                               capture_output=True, text=True, timeout=600)  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "run1" / "results_fungi.json").read_text())
-    assert results["num_val_images"] == 8 and 0 <= results["miou_percent"] <= 100
+    assert results["num_val_images"] == 4 and 0 <= results["miou_percent"] <= 100
     assert (tmp_path / "run1" / "pictures_fungi" / "index.html").is_file()
     assert "mIoU" in done.stdout and "run1/results_fungi.json" in done.stdout
 

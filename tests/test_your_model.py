@@ -171,6 +171,7 @@ def test_the_real_vit_b_16_is_refused_at_its_last_out_proj_before_anything_long(
         ({"memory_size": -5}, "`memory_size` -5: must be at least 1"),
         ({"features": "both"}, "`features` 'both' is not one of fungi, embeddings"),
         ({"use_fp16": "yes"}, "`use_fp16` takes True or False"),
+        ({"weights": "random"}, "weights random is not used with your own model, which brings its own weights"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(data, settings, message):
@@ -214,6 +215,14 @@ def test_a_bad_model_function_is_one_line_and_exit_2(tmp_path, model_file, data,
         assert create_memory_bank.main(args) == 2
     assert message.format(folder=folder) in caplog.text and "Traceback" not in caplog.text
     assert not (out / "f.pth").exists()
+
+
+def test_weights_given_with_your_own_model_are_refused_not_ignored(tmp_path, model_file, data, caplog):
+    out = tmp_path / "o"
+    outputs = ["--memory-bank", str(out / "f.pth"), "--memory-bank-labels", str(out / "l.pth")]
+    args = ["--model", f"{model_file}:build", "--weights", "my.pth", "--data-dir", data, *flags(SETTINGS), *outputs]
+    assert create_memory_bank.main([*args, "--scann-index", str(out / "i")]) == 2
+    assert "--weights my.pth is not used with your own model" in caplog.text
 
 
 TORCHRUN_CALL = """

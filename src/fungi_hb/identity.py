@@ -73,14 +73,42 @@ def ids_sha1(ids: list[str]) -> str:
     return hashlib.sha1("\n".join(ids).encode()).hexdigest()
 
 
+# The job setting behind an identity field (by the field's last name), so that a refusal can name what to
+# change: the scripts show the flag, the Python API its keyword (cli.fields.render).
+SETTING_OF = {
+    "model": "backbone.model",
+    "weights": "backbone.weights",
+    "input_size": "backbone.input_size",
+    "patch_size": "backbone.patch_size",
+    "image_std": "transform.std",
+    "seed": "seed",
+    "source": "embeddings_source",
+    "kind": "features",
+    "gradients_layer": "fungi.gradients_layer",
+    "latent_dim": "fungi.latent_dim",
+    "num_negatives": "fungi.num_negative_neighbors",
+    "negative_batch_percent": "fungi.negative_batch_percent",
+    "simclr_temperature": "fungi.simclr_temperature",
+    "negatives_layout": "fungi.negatives_layout",
+    "memory_size": "memory.memory_size",
+    "augmentation_epochs": "memory.augmentation_epochs",
+}
+
+
 def differences(found: Any, expected: Any) -> list[str]:
-    """``["field: <found> there, <expected> now", ...]`` over the flattened JSON of two identities."""
+    """``["field (`setting`): <found> there, <expected> now", ...]`` over the flattened JSON of two
+    identities; the setting is named where one decides the field."""
     a, b = _flatten(identity_json(found)), _flatten(identity_json(expected))
     return [
-        f"{key}: {a.get(key)!r} there, {b.get(key)!r} now"
+        f"{key}{_setting(key)}: {a.get(key)!r} there, {b.get(key)!r} now"
         for key in sorted(set(a) | set(b))
         if a.get(key) != b.get(key)
     ]
+
+
+def _setting(key: str) -> str:
+    setting = SETTING_OF.get(key.rsplit(".", 1)[-1])
+    return f" (`{setting}`)" if setting is not None else ""
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:

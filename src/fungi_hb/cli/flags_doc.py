@@ -18,7 +18,10 @@ SCRIPTS = {"create": create_memory_bank, "eval": eval_gradients}
 HEADER = """# Flags
 
 Written by `python scripts/flags_doc.py` from the scripts' own parsers (a test checks that it is current);
-`--help` shows the same. **P** marks the flags of the published commands: same names, same meaning.
+`--help` shows the same. **P** marks the flags the published README's commands use, with the published
+code's names and meanings; the one exception is `--n-neighbors`, which that README passes but the
+published script does not define: here it is another name for `--num-negative-neighbors`
+([reproducing](reproducing.md)).
 *create* is `create_memory_bank.py`, *eval* is `eval_gradients.py`. The settings are also keywords of
 `fungi_hb.evaluate` ([your own model](your-own-model.md)), spelled with underscores (`--memory-size` is
 `memory_size`); the call lays out its own output paths.

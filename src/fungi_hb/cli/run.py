@@ -124,11 +124,12 @@ def one_line_errors() -> Iterator[Outcome]:
     """For the helper scripts (preparing data, collecting tables): a user error or a failed file operation
     in the block is one line and exit status 2, Ctrl-C one line and 130."""
     outcome = Outcome()
-    try:
-        yield outcome
-    except KeyboardInterrupt:
-        logger.error("Interrupted.")
-        outcome.status = 130
-    except (UserError, OSError) as exc:
-        logger.error("%s", _one_line(exc))
-        outcome.status = 2
+    with flag_names():  # settings named as the scripts' flags, as in their own messages
+        try:
+            yield outcome
+        except KeyboardInterrupt:
+            logger.error("Interrupted.")
+            outcome.status = 130
+        except (UserError, OSError) as exc:
+            logger.error("%s", _one_line(exc))
+            outcome.status = 2

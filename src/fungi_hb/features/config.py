@@ -27,8 +27,8 @@ class BackboneConfig:
             "--weights",
             GROUP,
             "Checkpoint file (the family's official .pth, a state dict, a timm .pth/.safetensors), or 'random'. Not "
-            "used with your own model, which loads its own.",
-            shown_default="the torch hub cache, then the official download or timm's copy",
+            "for your own model, which loads its own.",
+            shown_default="the torch hub cache, timm's cached copy, then the official download or timm's hub",
         ),
     )
     input_size: int = setting(

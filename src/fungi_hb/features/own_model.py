@@ -95,6 +95,11 @@ def own_backbone(
     module: nn.Module, patch_tokens: TokenFn | None, config: BackboneConfig, device: torch.device
 ) -> Backbone:
     """``module`` as a backbone (frozen, eval mode), checked on a probe batch; its weights must be on ``device``."""
+    if config.weights is not None:  # a file or "random" the user expects to be used: say it is not
+        raise UserError(
+            f"`backbone.weights` {config.weights} is not used with your own model, which brings its own weights "
+            "(load them where the model is built): leave `backbone.weights` out."
+        )
     elsewhere = {d for d in _devices(module) if d.type != device.type or (d.index or 0) != (device.index or 0)}
     if elsewhere:
         raise UserError(

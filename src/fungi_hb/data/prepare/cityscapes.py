@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``prepare_data.py cityscapes``."""
     parser.add_argument("--gtfine", type=Path, required=True, help=f"the fine annotations, {GTFINE}")
     parser.add_argument("--leftimg", type=Path, required=True, help=f"the images, {LEFTIMG}")
-    parser.add_argument("--out", type=Path, required=True, help="the folder to write (the scripts' `data.data_dir`)")
+    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
 
 
 def prepare(args: argparse.Namespace) -> Path:

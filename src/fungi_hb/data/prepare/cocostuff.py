@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-images", type=Path, required=True, help="COCO's train2017.zip")
     parser.add_argument("--val-images", type=Path, required=True, help="COCO's val2017.zip")
     parser.add_argument("--maps", type=Path, required=True, help=f"COCO-Stuff's {MAPS_ZIP}")
-    parser.add_argument("--out", type=Path, required=True, help="the folder to write (the scripts' `data.data_dir`)")
+    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
     add_skip_checksum(parser)
 
 

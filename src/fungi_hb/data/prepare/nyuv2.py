@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``prepare_data.py nyuv2``."""
     parser.add_argument("--labeled", type=Path, required=True, help=f"the labeled release, {LABELED}")
     parser.add_argument("--splits", type=Path, required=True, help=f"the official split, {SPLITS}")
-    parser.add_argument("--out", type=Path, required=True, help="the folder to write (the scripts' `data.data_dir`)")
+    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
 
 
 def prepare(args: argparse.Namespace) -> Path:

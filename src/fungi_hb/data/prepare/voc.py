@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     extra = parser.add_mutually_exclusive_group(required=True)
     extra.add_argument("--sbd", type=Path, help=f"SBD's {SBD_TGZ}")
     extra.add_argument("--aug-zip", type=Path, help=f"{AUG_ZIP} (instead of --sbd)")
-    parser.add_argument("--out", type=Path, required=True, help="the folder to write (the scripts' `data.data_dir`)")
+    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
     add_skip_checksum(parser)
 
 
