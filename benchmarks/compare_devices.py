@@ -54,7 +54,7 @@ def main() -> int:
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch_size, 3, args.input_size, args.input_size, generator=generator)
-    embed = 768 if "vitb" in args.model else 384
+    embed = load_backbone(BackboneConfig(args.model, "random", args.input_size), 0, torch.device("cpu")).info.embed_dim
     support = torch.nn.functional.normalize(torch.randn(5000, embed, generator=generator), dim=1)
     reference = features_on(torch.device("cpu"), None, args, images, support)
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fungi_hb.cli.run import one_line_errors
+from fungi_hb.cli.one_line import one_line_errors
 from fungi_hb.errors import UserError
 from fungi_hb.evaluation.results_table import EFFICIENT, collect, table_name, write_tables
 from fungi_hb.log import setup_logging

@@ -12,7 +12,7 @@ against their published checksums first; a rerun keeps what is complete. Prints 
 import argparse
 import sys
 
-from fungi_hb.cli.run import one_line_errors
+from fungi_hb.cli.one_line import one_line_errors
 from fungi_hb.data.prepare import preparations
 from fungi_hb.log import setup_logging
 

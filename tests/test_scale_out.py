@@ -110,11 +110,11 @@ def test_killed_runs_resume_to_the_same_artifacts(tmp_path):
     run(eval_command(data, reference / "support", reference / "eval", *epochs))
 
     killed = tmp_path / "killed"
-    kill_after_pieces(bank_command(data, killed / "support", *epochs), killed / "support" / ".fungi-work", [5, 20])
+    kill_after_pieces(bank_command(data, killed / "support", *epochs), killed / "support" / ".fungi-work", [12])
     run(bank_command(data, killed / "support", *epochs))
     assert_same_memory(reference / "support", killed / "support")
 
-    work = killed / "eval" / ".fungi-work"
+    work = killed / "eval" / ".fungi-work"  # killed twice: a resumed run is killed again, then resumed
     kill_after_pieces(eval_command(data, reference / "support", killed / "eval", *epochs), work, [10, 39])
     result = run(eval_command(data, reference / "support", killed / "eval", *epochs, "--log-level", "INFO"))
     assert "reusing" in result.stderr  # the validation pieces of the second kill

@@ -3,18 +3,17 @@
 
 import logging
 import signal
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
-from fungi_hb.cli.fields import flag_names, render
+from fungi_hb.cli.fields import flag_names
+from fungi_hb.cli.one_line import one_line
 from fungi_hb.errors import UserError
 from fungi_hb.log import copied_to, setup_logging
 from fungi_hb.runs import distributed, work
 from fungi_hb.runs.distributed import World, world_from_env
-from fungi_hb.storage.atomic import final_path
 
 logger = logging.getLogger("fungi_hb")
 
@@ -25,29 +24,6 @@ class Terminated(BaseException):
 
 def _terminate(signum, frame) -> None:
     raise Terminated()
-
-
-def _one_line(exc: Exception) -> str | None:
-    """What to tell the user, in one line, about an exception that is theirs to fix (bad input, a failed
-    file operation, too little memory); None for anything else (a bug: its traceback is shown)."""
-    if isinstance(exc, UserError):
-        return render(str(exc))
-    if isinstance(exc, OSError):  # a full disk, a quota, a read-only or vanished folder, a failing drive
-        shown = final_path(Path(exc.filename)) if isinstance(exc.filename, str) else None
-        where = f" (while writing {shown})" if shown is not None and shown.name != Path(exc.filename).name else ""
-        where = where or (f" ({exc.filename})" if exc.filename else "")
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        return (
-            f"A file operation failed: {reason}{where}. Nothing partial was kept as a result; free space or fix "
-            "the folder, then rerun."
-        )
-    text = str(exc)
-    if isinstance(exc, torch.cuda.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text:
-        return (
-            f"Ran out of memory ({text.strip().splitlines()[0][:200]}). Lower --batch-size (or --latent-dim, "
-            "--memory-size), or use a machine or GPU with more memory."
-        )
-    return None
 
 
 def _peer_lost(exc: Exception) -> bool:
@@ -89,7 +65,7 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path, log
                 _report_stop(reasons, resume)
             return 143
         except Exception as exc:
-            message = _one_line(exc)
+            message = one_line(exc)
             others = work.failures(work_dir, started, world) if world.distributed and message is None else []
             if not others and world.distributed and message is None and _peer_lost(exc):
                 others = ["another process stopped without a word (killed by a signal, or by the out-of-memory killer; "
@@ -111,25 +87,3 @@ def run_main(job: Callable[[World], object], log_level: str, work_dir: Path, log
         finally:
             distributed.stop()
     return 0
-
-
-class Outcome:
-    """The exit status a block of ``one_line_errors`` ended with."""
-
-    status = 0
-
-
-@contextmanager
-def one_line_errors() -> Iterator[Outcome]:
-    """For the helper scripts (preparing data, collecting tables): a user error or a failed file operation
-    in the block is one line and exit status 2, Ctrl-C one line and 130."""
-    outcome = Outcome()
-    with flag_names():  # settings named as the scripts' flags, as in their own messages
-        try:
-            yield outcome
-        except KeyboardInterrupt:
-            logger.error("Interrupted.")
-            outcome.status = 130
-        except (UserError, OSError) as exc:
-            logger.error("%s", _one_line(exc))
-            outcome.status = 2
