@@ -27,6 +27,11 @@ def add_skip_checksum(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def add_output(parser: argparse.ArgumentParser) -> None:
+    """The --out flag every preparation takes."""
+    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
+
+
 def require_file(path: Path | None, flag: str, download: str, command: str) -> Path:
     """``path`` if it is a file; else a UserError naming the download to pass with ``flag``."""
     if path is None:

@@ -15,7 +15,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from fungi_hb.data.prepare._common import copy_zip_members, open_zip, output_folder, require_file
+from fungi_hb.data.prepare._common import add_output, copy_zip_members, open_zip, output_folder, require_file
 from fungi_hb.errors import UserError
 from fungi_hb.log import count
 
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``prepare_data.py cityscapes``."""
     parser.add_argument("--gtfine", type=Path, required=True, help=f"the fine annotations, {GTFINE}")
     parser.add_argument("--leftimg", type=Path, required=True, help=f"the images, {LEFTIMG}")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
+    add_output(parser)
 
 
 def prepare(args: argparse.Namespace) -> Path:

@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from fungi_hb.data.prepare._common import (
+    add_output,
     add_skip_checksum,
     check_md5,
     copy_zip_members,
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-images", type=Path, required=True, help="COCO's train2017.zip")
     parser.add_argument("--val-images", type=Path, required=True, help="COCO's val2017.zip")
     parser.add_argument("--maps", type=Path, required=True, help=f"COCO-Stuff's {MAPS_ZIP}")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
+    add_output(parser)
     add_skip_checksum(parser)
 
 

@@ -24,7 +24,7 @@ from PIL import Image
 from scipy.io import loadmat
 
 from fungi_hb.data.datasets.nyuv2 import MARKER as NYUV2_MARKER
-from fungi_hb.data.prepare._common import log_progress, output_folder, require_file, save_png, write_lines
+from fungi_hb.data.prepare._common import add_output, log_progress, output_folder, require_file, save_png, write_lines
 from fungi_hb.errors import UserError
 from fungi_hb.log import count
 from fungi_hb.storage.atomic import save_json
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``prepare_data.py nyuv2``."""
     parser.add_argument("--labeled", type=Path, required=True, help=f"the labeled release, {LABELED}")
     parser.add_argument("--splits", type=Path, required=True, help=f"the official split, {SPLITS}")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
+    add_output(parser)
 
 
 def prepare(args: argparse.Namespace) -> Path:

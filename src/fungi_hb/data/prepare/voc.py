@@ -25,6 +25,7 @@ from PIL import Image
 from scipy.io import loadmat
 
 from fungi_hb.data.prepare._common import (
+    add_output,
     add_skip_checksum,
     check_md5,
     copy_zip_members,
@@ -70,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     extra = parser.add_mutually_exclusive_group(required=True)
     extra.add_argument("--sbd", type=Path, help=f"SBD's {SBD_TGZ}")
     extra.add_argument("--aug-zip", type=Path, help=f"{AUG_ZIP} (instead of --sbd)")
-    parser.add_argument("--out", type=Path, required=True, help="the dataset folder to write")
+    add_output(parser)
     add_skip_checksum(parser)
 
 
